@@ -1,0 +1,119 @@
+/**
+ * Resolve the Apache Kafka broker jars (`org.apache.kafka:kafka_2.13:<version>`
+ * and its runtime dependencies, plus a reload4j logging backend) from Maven
+ * Central with the system `mvn`, into a per-version cache directory.
+ *
+ * Layout under `cacheDir`:
+ * - `kafka-<version>/pom.xml`   the tiny pom Maven resolves
+ * - `kafka-<version>/libs/*.jar` the broker classpath
+ * - `kafka-<version>/.complete` marker written after a successful resolve
+ * - `m2/`                        Maven's local repository (kept, so re-resolves are offline-fast)
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from '../logger.js';
+import { VigilError } from '../errors.js';
+
+const execFileAsync = promisify(execFile);
+
+/** slf4j binding + log4j 1.x API (reload4j) the broker logs through; matches Kafka 3.x's own distribution. */
+const LOGGING_DEPS = [
+  { groupId: 'org.slf4j', artifactId: 'slf4j-reload4j', version: '1.7.36' },
+  { groupId: 'ch.qos.reload4j', artifactId: 'reload4j', version: '1.2.25' },
+];
+
+/** Where the jars of one Kafka version live. */
+export interface KafkaJars {
+  /** `<cacheDir>/kafka-<version>`. */
+  home: string;
+  /** `<home>/libs`, every jar of the broker classpath. */
+  libsDir: string;
+  /** Java classpath string (`<libsDir>/*`). */
+  classpath: string;
+  /** true when the jars were already cached and Maven was not run. */
+  cached: boolean;
+}
+
+function pomXml(version: string): string {
+  const dep = (g: string, a: string, v: string): string =>
+    `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<project xmlns="http://maven.apache.org/POM/4.0.0">',
+    '  <modelVersion>4.0.0</modelVersion>',
+    '  <groupId>dev.vigil.local</groupId>',
+    `  <artifactId>vigil-kafka-${version}</artifactId>`,
+    '  <version>1</version>',
+    '  <packaging>pom</packaging>',
+    '  <dependencies>',
+    dep('org.apache.kafka', 'kafka_2.13', version),
+    ...LOGGING_DEPS.map((d) => dep(d.groupId, d.artifactId, d.version)),
+    '  </dependencies>',
+    '</project>',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Make sure the broker jars for `version` are in the cache, running Maven if not.
+ * @param opts.version Apache Kafka version, e.g. '3.9.1' (kafkajs 2.2.4 needs ≤ 3.9.x).
+ * @param opts.cacheDir project cache directory, e.g. `<repo>/.cache/vigil`.
+ * @param opts.log logger for progress lines.
+ * @returns the jar locations.
+ * @throws VigilError VIGIL_ERR_KAFKA_LOCAL when Maven fails (message carries Maven's output tail).
+ */
+export async function resolveKafkaJars(opts: {
+  version: string;
+  cacheDir: string;
+  log: Logger;
+}): Promise<KafkaJars> {
+  if (!/^[0-9A-Za-z.-]+$/.test(opts.version)) {
+    throw new VigilError('VIGIL_ERR_KAFKA_LOCAL', `invalid Kafka version '${opts.version}'`);
+  }
+  const cacheDir = path.resolve(opts.cacheDir);
+  const home = path.join(cacheDir, `kafka-${opts.version}`);
+  const libsDir = path.join(home, 'libs');
+  const marker = path.join(home, '.complete');
+  const result = { home, libsDir, classpath: path.join(libsDir, '*') };
+  if (fs.existsSync(marker)) return { ...result, cached: true };
+
+  fs.mkdirSync(home, { recursive: true });
+  // A partial previous attempt may have left a subset of jars: start clean.
+  fs.rmSync(libsDir, { recursive: true, force: true });
+  fs.writeFileSync(path.join(home, 'pom.xml'), pomXml(opts.version));
+  const started = Date.now();
+  opts.log.info({ version: opts.version, libsDir }, 'resolving Kafka broker jars from Maven Central');
+  try {
+    await execFileAsync(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        '-f',
+        path.join(home, 'pom.xml'),
+        `-Dmaven.repo.local=${path.join(cacheDir, 'm2')}`,
+        'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies',
+        '-DincludeScope=runtime',
+        `-DoutputDirectory=${libsDir}`,
+      ],
+      { cwd: home, maxBuffer: 32 * 1024 * 1024, timeout: 15 * 60_000 },
+    );
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    const tail = `${e.stdout ?? ''}\n${e.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
+    throw new VigilError(
+      'VIGIL_ERR_KAFKA_LOCAL',
+      `Maven could not resolve org.apache.kafka:kafka_2.13:${opts.version} (is Maven Central reachable?):\n${tail || e.message}`,
+      { cause: err },
+    );
+  }
+  const jars = fs.readdirSync(libsDir).filter((f) => f.endsWith('.jar'));
+  if (!jars.some((j) => j.startsWith(`kafka_2.13-${opts.version}`))) {
+    throw new VigilError('VIGIL_ERR_KAFKA_LOCAL', `Maven finished but ${libsDir} has no kafka_2.13-${opts.version}.jar`);
+  }
+  fs.writeFileSync(marker, `${new Date().toISOString()} ${jars.length} jars\n`);
+  opts.log.info({ jars: jars.length, ms: Date.now() - started }, 'Kafka broker jars resolved');
+  return { ...result, cached: false };
+}
