@@ -53,18 +53,28 @@ export interface StartPostgresOptions {
 export async function startPostgres(opts: StartPostgresOptions): Promise<PostgresHandle> {
   const log = opts.log.child({ component: 'postgres' });
   if (opts.url !== undefined) {
-    const pool = createPool(opts.url, log);
+    const state = { stopping: false };
+    const pool = createPool(opts.url, log, state);
     await checkConnection(pool, redact(opts.url));
     log.info({ url: redact(opts.url) }, 'connected to postgres');
-    return { pool, url: opts.url, embedded: false, stop: once(() => pool.end()) };
+    return {
+      pool,
+      url: opts.url,
+      embedded: false,
+      stop: once(async () => {
+        state.stopping = true;
+        await pool.end();
+      }),
+    };
   }
 
   const server = await startEmbedded(opts.dataDir, opts.port, log);
   const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${server.port}/${EMBEDDED_DATABASE}`;
+  const state = { stopping: false };
   let pool: pg.Pool | undefined;
   try {
     await ensureDatabase(server.port, EMBEDDED_DATABASE);
-    pool = createPool(url, log);
+    pool = createPool(url, log, state);
     await checkConnection(pool, server.dir);
   } catch (err) {
     await pool?.end().catch(() => undefined);
@@ -78,6 +88,7 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
     url,
     embedded: true,
     stop: once(async () => {
+      state.stopping = true;
       try {
         await p.end();
       } finally {
@@ -88,7 +99,7 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
   };
 }
 
-function createPool(url: string, log: Logger): pg.Pool {
+function createPool(url: string, log: Logger, state: { stopping: boolean } = { stopping: false }): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: POOL_MAX,
@@ -97,7 +108,12 @@ function createPool(url: string, log: Logger): pg.Pool {
   });
   // An idle client whose connection drops emits 'error' on the pool; without a
   // listener that would crash the process. The pool discards the client itself.
-  pool.on('error', (err) => log.warn({ err }, 'idle postgres client error'));
+  // (pg attaches the whole client to the error: log message and code only.)
+  pool.on('error', (err) => {
+    const code = (err as { code?: string }).code;
+    const level = state.stopping ? 'debug' : 'warn';
+    log[level]({ err: { message: err.message, code } }, 'idle postgres client error');
+  });
   return pool;
 }
 
