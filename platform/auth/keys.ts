@@ -1,0 +1,236 @@
+/**
+ * Project API keys.
+ *
+ * Format: `vgl_<keyId>_<secret>` — keyId is 12 lowercase hex characters (public,
+ * the lookup key), secret is 32 base64url characters (24 random bytes). Only
+ * `scrypt(secret, salt, 32)` with a random 16-byte salt is stored (table
+ * `api_keys`); the plaintext key is shown once at creation.
+ *
+ * Verification compares hashes with `timingSafeEqual` and keeps a bounded
+ * per-pool cache of positive results (at most 10 000 keys, 60 s each, keyed by
+ * sha256 of the key) so ingest does not run scrypt per request. A key revoked
+ * by another process therefore keeps working here for up to 60 s;
+ * {@link revokeApiKey} clears this process's cache at once.
+ */
+import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import type pg from 'pg';
+import { ValidationError, VigilError } from '../errors.js';
+
+/** Resolves an API key to its project (tenant), or null when unknown or revoked. */
+export interface KeyVerifier {
+  verify(key: string): Promise<{ projectId: string } | null>;
+}
+
+/** A key as created: `key` is the only copy of the secret. */
+export interface CreatedApiKey {
+  key: string;
+  keyId: string;
+  projectId: string;
+}
+
+const KEY_RE = /^vgl_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/;
+const PROJECT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SALT_BYTES = 16;
+const HASH_BYTES = 32;
+const CACHE_MAX = 10_000;
+const CACHE_TTL_MS = 60_000;
+
+/** Split a key into its parts, or null when it is not `vgl_<12 hex>_<32 base64url>`. */
+export function parseApiKey(key: string): { keyId: string; secret: string } | null {
+  const m = KEY_RE.exec(key);
+  return m === null ? null : { keyId: m[1]!, secret: m[2]! };
+}
+
+function hashSecret(secret: string, salt: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(secret, salt, HASH_BYTES, (err, derived) => (err ? reject(err) : resolve(derived)));
+  });
+}
+
+function checkProject(project: string): void {
+  if (!PROJECT_RE.test(project)) {
+    throw new ValidationError('project', `${JSON.stringify(project)} is not a valid project id: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+  }
+}
+
+function pgUnavailable(err: unknown): VigilError {
+  if (err instanceof VigilError) return err;
+  return new VigilError('VIGIL_ERR_POSTGRES_UNAVAILABLE', `API key lookup failed: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
+}
+
+async function ensureProject(pool: pg.Pool, project: string): Promise<void> {
+  await pool.query('INSERT INTO projects (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING', [project]);
+}
+
+/**
+ * Create a new key for `project` (creating the project when missing).
+ * @returns the plaintext key (show once; only its hash is stored), keyId and projectId.
+ * @throws ValidationError (VIGIL_ERR_VALIDATION) for a malformed project id.
+ */
+export async function createApiKey(pool: pg.Pool, project: string): Promise<CreatedApiKey> {
+  checkProject(project);
+  await ensureProject(pool, project);
+  const keyId = randomBytes(6).toString('hex');
+  const secret = randomBytes(24).toString('base64url');
+  const salt = randomBytes(SALT_BYTES);
+  const hash = await hashSecret(secret, salt);
+  await pool.query('INSERT INTO api_keys (project_id, key_id, salt, hash) VALUES ($1, $2, $3, $4)', [project, keyId, salt, hash]);
+  return { key: `vgl_${keyId}_${secret}`, keyId, projectId: project };
+}
+
+/**
+ * Make sure exactly this key exists and is valid for `project` (for a key fixed
+ * in configuration, `VIGIL_API_KEY`). Idempotent; creates the project if missing.
+ * @returns keyId and projectId, and whether a row was inserted now.
+ * @throws ValidationError (VIGIL_ERR_VALIDATION) when the key is malformed, its
+ *   keyId already belongs to another project or secret, or it was revoked.
+ */
+export async function ensureApiKey(
+  pool: pg.Pool,
+  project: string,
+  key: string,
+): Promise<{ keyId: string; projectId: string; created: boolean }> {
+  checkProject(project);
+  const parsed = parseApiKey(key);
+  if (parsed === null) {
+    throw new ValidationError(
+      'VIGIL_API_KEY',
+      'malformed API key: expected vgl_<12 lowercase hex>_<32 base64url characters>; create one with `vigil keys create --project NAME`',
+    );
+  }
+  await ensureProject(pool, project);
+  const salt = randomBytes(SALT_BYTES);
+  const hash = await hashSecret(parsed.secret, salt);
+  const ins = await pool.query(
+    'INSERT INTO api_keys (project_id, key_id, salt, hash) VALUES ($1, $2, $3, $4) ON CONFLICT (key_id) DO NOTHING',
+    [project, parsed.keyId, salt, hash],
+  );
+  if (ins.rowCount === 1) return { keyId: parsed.keyId, projectId: project, created: true };
+
+  const row = await findKey(pool, parsed.keyId);
+  if (row === undefined) {
+    // Deleted between the insert and the lookup: retry once from the top.
+    return ensureApiKey(pool, project, key);
+  }
+  if (row.project_id !== project) {
+    throw new ValidationError('VIGIL_API_KEY', `key id ${parsed.keyId} already belongs to project "${row.project_id}", not "${project}"`);
+  }
+  if (!(await secretMatches(parsed.secret, row))) {
+    throw new ValidationError('VIGIL_API_KEY', `key id ${parsed.keyId} already exists with a different secret; choose a new key`);
+  }
+  if (row.revoked_at !== null) {
+    throw new ValidationError('VIGIL_API_KEY', `key id ${parsed.keyId} was revoked; configure a new key (revocation is permanent)`);
+  }
+  return { keyId: parsed.keyId, projectId: project, created: false };
+}
+
+interface KeyRow {
+  project_id: string;
+  salt: Buffer;
+  hash: Buffer;
+  revoked_at: Date | null;
+}
+
+async function findKey(pool: pg.Pool, keyId: string): Promise<KeyRow | undefined> {
+  const res = await pool.query<KeyRow>('SELECT project_id, salt, hash, revoked_at FROM api_keys WHERE key_id = $1', [keyId]);
+  return res.rows[0];
+}
+
+async function secretMatches(secret: string, row: KeyRow): Promise<boolean> {
+  const candidate = await hashSecret(secret, row.salt);
+  return candidate.length === row.hash.length && timingSafeEqual(candidate, row.hash);
+}
+
+/** Bounded insertion-ordered map used as an LRU with per-entry expiry. */
+class PositiveCache {
+  private readonly entries = new Map<string, { projectId: string; keyId: string; expiresAt: number }>();
+
+  get(k: string, now: number): string | undefined {
+    const e = this.entries.get(k);
+    if (e === undefined) return undefined;
+    this.entries.delete(k);
+    if (e.expiresAt <= now) return undefined;
+    this.entries.set(k, e); // move to most-recently-used
+    return e.projectId;
+  }
+
+  set(k: string, keyId: string, projectId: string, now: number): void {
+    this.entries.delete(k);
+    this.entries.set(k, { projectId, keyId, expiresAt: now + CACHE_TTL_MS });
+    while (this.entries.size > CACHE_MAX) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.entries.delete(oldest);
+    }
+  }
+
+  dropKeyId(keyId: string): void {
+    for (const [k, e] of this.entries) if (e.keyId === keyId) this.entries.delete(k);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+const caches = new WeakMap<pg.Pool, PositiveCache>();
+function cacheFor(pool: pg.Pool): PositiveCache {
+  let c = caches.get(pool);
+  if (c === undefined) {
+    c = new PositiveCache();
+    caches.set(pool, c);
+  }
+  return c;
+}
+
+/**
+ * Resolve a key to its project.
+ * @returns `{ projectId }`, or null for a malformed, unknown, wrong-secret or
+ *   revoked key. Positive results are cached 60 s (see module doc).
+ * @throws VigilError VIGIL_ERR_POSTGRES_UNAVAILABLE (retryable) when Postgres fails.
+ */
+export async function verifyApiKey(pool: pg.Pool, key: string): Promise<{ projectId: string } | null> {
+  const parsed = parseApiKey(key);
+  if (parsed === null) return null;
+  const cache = cacheFor(pool);
+  const cacheKey = createHash('sha256').update(key).digest('base64');
+  const now = Date.now();
+  const hit = cache.get(cacheKey, now);
+  if (hit !== undefined) return { projectId: hit };
+
+  let row: KeyRow | undefined;
+  try {
+    row = await findKey(pool, parsed.keyId);
+  } catch (err) {
+    throw pgUnavailable(err);
+  }
+  if (row === undefined || row.revoked_at !== null) return null;
+  if (!(await secretMatches(parsed.secret, row))) return null;
+  try {
+    await pool.query('UPDATE api_keys SET last_used_at = now() WHERE key_id = $1', [parsed.keyId]);
+  } catch (err) {
+    throw pgUnavailable(err);
+  }
+  cache.set(cacheKey, parsed.keyId, row.project_id, now);
+  return { projectId: row.project_id };
+}
+
+/**
+ * Revoke a key by its keyId (permanent) and drop it from this process's cache.
+ * @returns true when an active key was revoked now.
+ */
+export async function revokeApiKey(pool: pg.Pool, keyId: string): Promise<boolean> {
+  const res = await pool.query('UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL', [keyId]);
+  cacheFor(pool).dropKeyId(keyId);
+  return res.rowCount === 1;
+}
+
+/** Forget every cached verification for `pool` (tests, key rotation). */
+export function clearKeyCache(pool: pg.Pool): void {
+  cacheFor(pool).clear();
+}
+
+/** A {@link KeyVerifier} backed by {@link verifyApiKey} on `pool`. */
+export function createKeyVerifier(pool: pg.Pool): KeyVerifier {
+  return { verify: (key) => verifyApiKey(pool, key) };
+}
