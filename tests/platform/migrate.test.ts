@@ -1,0 +1,170 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VigilError } from '../../platform/errors.js';
+import { createLogger } from '../../platform/logger.js';
+import {
+  migrateClickHouse,
+  migratePostgres,
+  migrationsDir,
+  readMigrations,
+  splitStatements,
+} from '../../platform/migrate.js';
+import { createTestClickHouse } from '../support/clickhouse.js';
+import { createTestDatabase, tempDir } from '../support/harness.js';
+
+const log = createLogger('silent');
+
+async function copyMigrations(kind: 'clickhouse' | 'postgres'): Promise<string> {
+  const dir = await tempDir(`vigil-migrations-${kind}-`);
+  fs.cpSync(migrationsDir(kind), dir, { recursive: true });
+  return dir;
+}
+
+async function rejection(p: Promise<unknown>): Promise<VigilError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(VigilError);
+  return err as VigilError;
+}
+
+describe('migration files', () => {
+  it('resolves the packaged directories and orders files by version', () => {
+    const ch = readMigrations(migrationsDir('clickhouse'));
+    expect(ch.map((f) => f.name)).toEqual([...ch.map((f) => f.name)].sort());
+    expect(ch.some((f) => f.name === '0001_spans.sql')).toBe(true);
+    expect(readMigrations(migrationsDir('postgres'))[0]?.name).toBe('0001_projects_api_keys.sql');
+    expect(ch[0]?.checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('splits statements at line-final semicolons and drops comment lines', () => {
+    const sql = '-- a; comment;\nCREATE TABLE a (x UInt8)\nENGINE = Memory;\n\n-- b\nCREATE TABLE b (y UInt8) ENGINE = Memory;\n-- trailing\n';
+    expect(splitStatements(sql)).toEqual(['CREATE TABLE a (x UInt8)\nENGINE = Memory', 'CREATE TABLE b (y UInt8) ENGINE = Memory']);
+  });
+
+  it('rejects badly named migration files', async () => {
+    const dir = await copyMigrations('postgres');
+    fs.writeFileSync(path.join(dir, 'extra.sql'), 'SELECT 1;');
+    const err = await rejection(Promise.resolve().then(() => readMigrations(dir)));
+    expect(err.code).toBe('VIGIL_ERR_MIGRATION_FAILED');
+    expect(err.message).toContain('extra.sql');
+  });
+});
+
+describe('migratePostgres', () => {
+  let pool: pg.Pool;
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: await createTestDatabase(), max: 4 });
+  });
+  afterAll(async () => {
+    await pool.end();
+  });
+
+  it('applies every file once, then nothing (idempotent, concurrent-safe)', async () => {
+    const expected = readMigrations(migrationsDir('postgres')).map((f) => f.name);
+    const [a, b] = await Promise.all([migratePostgres(pool, { log }), migratePostgres(pool, { log })]);
+    expect([...a.applied, ...b.applied]).toEqual(expected);
+    expect((await migratePostgres(pool, { log })).applied).toEqual([]);
+
+    const rows = await pool.query<{ version: number; name: string; checksum: string }>(
+      'SELECT version, name, checksum FROM vigil_migrations ORDER BY version',
+    );
+    expect(rows.rows.map((r) => r.name)).toEqual(expected);
+    expect(rows.rows[0]?.checksum).toMatch(/^[0-9a-f]{64}$/);
+    const tables = await pool.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+    );
+    expect(tables.rows.map((r) => r.table_name)).toEqual(
+      expect.arrayContaining(['projects', 'api_keys', 'alert_rules', 'alert_state', 'notifications', 'feature_flags']),
+    );
+  });
+
+  it('applies a new file and refuses an edited applied file', async () => {
+    const dir = await copyMigrations('postgres');
+    await migratePostgres(pool, { dir, log });
+    fs.writeFileSync(path.join(dir, '0900_extra.sql'), 'CREATE TABLE extra_test (id int PRIMARY KEY);\n');
+    expect((await migratePostgres(pool, { dir, log })).applied).toEqual(['0900_extra.sql']);
+
+    const file = path.join(dir, '0001_projects_api_keys.sql');
+    const before = readMigrations(dir)[0]!.checksum;
+    fs.appendFileSync(file, '\n-- edited after release\n');
+    const after = readMigrations(dir)[0]!.checksum;
+    fs.writeFileSync(path.join(dir, '0901_never.sql'), 'CREATE TABLE never_applied (id int);\n');
+
+    const err = await rejection(migratePostgres(pool, { dir, log }));
+    expect(err.code).toBe('VIGIL_ERR_MIGRATION_CHANGED');
+    expect(err.message).toContain('0001_projects_api_keys.sql');
+    expect(err.message).toContain(before);
+    expect(err.message).toContain(after);
+    // Nothing ran: the pending file after the refusal was not applied.
+    const never = await pool.query("SELECT to_regclass('public.never_applied') AS t");
+    expect(never.rows[0].t).toBeNull();
+  });
+
+  it('rolls back a failing file and reports it', async () => {
+    const dir = await copyMigrations('postgres');
+    fs.writeFileSync(path.join(dir, '0950_broken.sql'), 'CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;\n');
+    const err = await rejection(migratePostgres(pool, { dir, log }));
+    expect(err.code).toBe('VIGIL_ERR_MIGRATION_FAILED');
+    expect(err.message).toContain('0950_broken.sql');
+    const half = await pool.query("SELECT to_regclass('public.half_done') AS t");
+    expect(half.rows[0].t).toBeNull();
+    // The lock was released: a later run (without the broken file) proceeds.
+    expect((await migratePostgres(pool, { log })).applied).toEqual([]);
+  });
+});
+
+describe('migrateClickHouse', () => {
+  it('creates the tables, records versions, and is idempotent', async () => {
+    const ch = await createTestClickHouse();
+    const tables = await ch.client.query({
+      query: 'SELECT name FROM system.tables WHERE database = {db:String}',
+      query_params: { db: ch.database },
+      format: 'JSONEachRow',
+    });
+    const names = (await tables.json<{ name: string }>()).map((r) => r.name);
+    expect(names).toEqual(expect.arrayContaining(['spans', 'logs', 'span_metrics_1m', 'vigil_migrations']));
+
+    const ttl = await ch.client.query({
+      query: "SELECT create_table_query FROM system.tables WHERE database = {db:String} AND name = 'spans'",
+      query_params: { db: ch.database },
+      format: 'JSONEachRow',
+    });
+    expect((await ttl.json<{ create_table_query: string }>())[0]?.create_table_query).toMatch(/toIntervalDay\(30\)|INTERVAL 30 DAY/);
+
+    expect((await migrateClickHouse(ch, { retentionDays: 30, log })).applied).toEqual([]);
+    const recorded = await ch.client.query({
+      query: 'SELECT name FROM {db:Identifier}.vigil_migrations ORDER BY version',
+      query_params: { db: ch.database },
+      format: 'JSONEachRow',
+    });
+    expect((await recorded.json<{ name: string }>()).map((r) => r.name)).toEqual(
+      readMigrations(migrationsDir('clickhouse')).map((f) => f.name),
+    );
+  });
+
+  it('applies multi-statement files and refuses an edited applied file', async () => {
+    const ch = await createTestClickHouse();
+    const dir = await copyMigrations('clickhouse');
+    fs.writeFileSync(
+      path.join(dir, '0900_extra.sql'),
+      '-- two statements; one file\nCREATE TABLE IF NOT EXISTS {{database}}.extra_a (x UInt8) ENGINE = Memory;\n' +
+        'CREATE TABLE IF NOT EXISTS {{database}}.extra_b (x UInt8) ENGINE = Memory;\n',
+    );
+    expect((await migrateClickHouse(ch, { retentionDays: 30, dir, log })).applied).toEqual(['0900_extra.sql']);
+    const t = await ch.client.query({
+      query: "SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name IN ('extra_a', 'extra_b')",
+      query_params: { db: ch.database },
+      format: 'JSONEachRow',
+    });
+    expect(Number((await t.json<{ n: string | number }>())[0]?.n)).toBe(2);
+
+    fs.appendFileSync(path.join(dir, '0002_logs.sql'), '\n-- edited\n');
+    const err = await rejection(migrateClickHouse(ch, { retentionDays: 30, dir, log }));
+    expect(err.code).toBe('VIGIL_ERR_MIGRATION_CHANGED');
+    expect(err.message).toContain('0002_logs.sql');
+  });
+});
