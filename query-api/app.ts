@@ -1,0 +1,66 @@
+/**
+ * The query API as a Fastify instance (built apart from listen()).
+ *
+ * Routes: /healthz, /readyz (no auth); /openapi.json (no auth);
+ * /api/v1/traces, /api/v1/traces/:traceId, /api/v1/logs,
+ * /api/v1/metrics/latency, /api/v1/metrics/cost (Bearer API key → tenant).
+ * Every error answer is `{ error: { code: 'VIGIL_ERR_…', message } }`.
+ *
+ * Request validation is done by zod inside the handlers (so messages name the
+ * parameter and the fix); the route JSON Schemas only feed the OpenAPI document.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { ClickHouseHandle } from '../platform/clickhouse.js';
+import type { Logger } from '../platform/logger.js';
+import { addAuthHook } from '../platform/auth/plugin.js';
+import type { KeyVerifier } from './auth.js';
+import { installErrorHandlers } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+import { logRoutes } from './routes/logs.js';
+import { metricRoutes } from './routes/metrics.js';
+import { traceRoutes } from './routes/traces.js';
+
+export type { KeyVerifier };
+
+export interface QueryAppOptions {
+  /** pino logger (a child `{ component: 'query-api' }` is derived). */
+  log: Logger;
+  clickhouse: ClickHouseHandle;
+  /** Resolves Bearer API keys to tenants (project ids). */
+  keys: KeyVerifier;
+  /** Extra readiness for /readyz; default always true. */
+  ready?: () => Promise<boolean>;
+}
+
+/**
+ * Build the query API app. Plugins load on `ready()` / `listen()` / `inject()`.
+ * @returns the Fastify instance; close it with `app.close()` (does not close ClickHouse).
+ */
+export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.log.child({ component: 'query-api' }),
+    routerOptions: { ignoreTrailingSlash: true },
+  }) as unknown as FastifyInstance;
+  // Validation is done with zod in handlers; schemas are documentation only.
+  app.setValidatorCompiler(() => (data) => ({ value: data }));
+  installErrorHandlers(app);
+
+  void app.register(swagger, {
+    openapi: {
+      info: { title: 'Vigil query API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  void app.register(healthRoutes, { clickhouse: opts.clickhouse, ready: opts.ready });
+  void app.register(async (api) => {
+    // Encapsulated: only the /api/v1 routes of this scope require a key.
+    addAuthHook(api, { verifier: opts.keys, exempt: [] });
+    await api.register(traceRoutes, { clickhouse: opts.clickhouse });
+    await api.register(logRoutes, { clickhouse: opts.clickhouse });
+    await api.register(metricRoutes, { clickhouse: opts.clickhouse });
+  });
+  return app;
+}

@@ -1,0 +1,73 @@
+/**
+ * Request schema (zod) and response shape of GET /api/v1/logs.
+ */
+import { z } from 'zod';
+import { docSchema, limitParam, stringFilter, timeParam } from '../params.js';
+
+/** OTel severity names → the lowest SeverityNumber of that range. */
+export const SEVERITY_MIN: Record<string, number> = {
+  trace: 1,
+  debug: 5,
+  info: 9,
+  warn: 13,
+  warning: 13,
+  error: 17,
+  fatal: 21,
+};
+
+/** `severity`: a name (trace|debug|info|warn|error|fatal, any case) or a number 1–24 → min SeverityNumber. */
+export const severityParam = z
+  .string()
+  .transform((s, ctx) => {
+    const t = s.trim().toLowerCase();
+    if (/^\d{1,2}$/.test(t) && Number(t) >= 1 && Number(t) <= 24) return Number(t);
+    const n = SEVERITY_MIN[t];
+    if (n !== undefined) return n;
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected trace|debug|info|warn|error|fatal or a SeverityNumber 1-24, got ${JSON.stringify(s)}`,
+    });
+    return z.NEVER;
+  })
+  .meta({ description: 'minimum severity: name or SeverityNumber 1-24' });
+
+/** Query of GET /api/v1/logs. */
+export const LogListQuery = z.strictObject({
+  from: timeParam.optional().meta({ description: 'window start (inclusive); default to − 1 h' }),
+  to: timeParam.optional().meta({ description: 'window end (exclusive); default now' }),
+  severity: severityParam.optional(),
+  service: stringFilter.optional(),
+  trace_id: z
+    .string()
+    .regex(/^[0-9a-fA-F]{32}$/, { message: 'expected 32 hex characters (a W3C trace id)' })
+    .transform((s) => s.toLowerCase())
+    .optional(),
+  q: stringFilter.optional().meta({ description: 'text contained in body (case-insensitive)' }),
+  limit: limitParam(100, 1000),
+  cursor: z.string().max(512).optional().meta({ description: 'next_cursor of the previous page' }),
+});
+export type LogListQuery = z.output<typeof LogListQuery>;
+
+/** One log record. `time` is ISO-8601 UTC with ns. */
+export interface LogRecord {
+  time: string;
+  time_unix_nano: string;
+  severity_text: string;
+  severity_number: number;
+  body: string;
+  service: string;
+  trace_id: string;
+  span_id: string;
+  attributes: Record<string, string>;
+  resource_attributes: Record<string, string>;
+}
+
+export const logListDoc = {
+  summary: 'Search log records, newest first',
+  description:
+    'Records in [from, to) matching every filter. Paginate with cursor = next_cursor (null at the end). ' +
+    'Errors: 400 VIGIL_ERR_VALIDATION, 401 VIGIL_ERR_UNAUTHORIZED.',
+  tags: ['logs'],
+  security: [{ bearer: [] }],
+  querystring: docSchema(LogListQuery),
+};

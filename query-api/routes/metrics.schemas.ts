@@ -1,0 +1,94 @@
+/**
+ * Request schemas (zod) and response shapes of the metrics routes
+ * (GET /api/v1/metrics/latency, GET /api/v1/metrics/cost).
+ */
+import { z } from 'zod';
+import { docSchema, stringFilter, timeParam } from '../params.js';
+
+/** Most buckets one request may ask for ((to − from) / step). */
+export const MAX_BUCKETS = 1440;
+
+/** group_by value → span_metrics_1m column. */
+export const GROUP_COLUMNS = {
+  service: 'service',
+  operation: 'operation',
+  model: 'model',
+  provider: 'provider',
+  user: 'user_id',
+} as const;
+
+const step = z.coerce
+  .number({ message: 'expected seconds, a multiple of 60 (60, 300, 3600 …)' })
+  .int({ message: 'expected seconds, a multiple of 60 (60, 300, 3600 …)' })
+  .min(60, { message: 'expected seconds, a multiple of 60 (60, 300, 3600 …)' })
+  .max(31 * 86_400, { message: 'at most 2678400 (31 days)' })
+  .refine((s) => s % 60 === 0, { message: 'expected seconds, a multiple of 60 (60, 300, 3600 …)' })
+  .default(60)
+  .meta({ description: 'bucket width in seconds, multiple of 60' });
+
+const common = {
+  from: timeParam.optional().meta({ description: 'window start; default to − 1 h; aligned down to step' }),
+  to: timeParam.optional().meta({ description: 'window end (exclusive); default now; aligned up to the minute' }),
+  step,
+  service: stringFilter.optional(),
+  operation: stringFilter.optional(),
+  model: stringFilter.optional(),
+};
+
+/** Query of GET /api/v1/metrics/latency. */
+export const LatencyQuery = z.strictObject({
+  ...common,
+  group_by: z.enum(['service', 'operation', 'model']).optional(),
+});
+export type LatencyQuery = z.output<typeof LatencyQuery>;
+
+/** Query of GET /api/v1/metrics/cost. */
+export const CostQuery = z.strictObject({
+  ...common,
+  group_by: z.enum(['model', 'provider', 'service', 'user']).optional(),
+});
+export type CostQuery = z.output<typeof CostQuery>;
+
+/** One latency point: bucket start (ISO-8601 UTC), group value (null without group_by), span count, quantiles in ms. */
+export interface LatencyPoint {
+  t: string;
+  group: string | null;
+  count: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+}
+
+/** One cost point: USD (priced spans only), token counts, unpriced and total span counts. */
+export interface CostPoint {
+  t: string;
+  group: string | null;
+  cost_usd: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  unpriced_spans: number;
+  spans: number;
+}
+
+const errorsDoc = `Errors: 400 VIGIL_ERR_VALIDATION (bad parameter, or more than ${MAX_BUCKETS} buckets), 401 VIGIL_ERR_UNAUTHORIZED.`;
+
+export const latencyDoc = {
+  summary: 'Span latency quantiles per time bucket',
+  description:
+    'From span_metrics_1m only: DDSketch bins merged per bucket and group (1 % relative accuracy). ' +
+    'Only buckets with spans are returned, ordered by t then group. ' + errorsDoc,
+  tags: ['metrics'],
+  security: [{ bearer: [] }],
+  querystring: docSchema(LatencyQuery),
+};
+
+export const costDoc = {
+  summary: 'LLM cost and tokens per time bucket',
+  description:
+    'From span_metrics_1m only. cost_usd sums priced spans; unpriced_spans counts spans whose model has no known price. ' +
+    'Only buckets with spans are returned, ordered by t then group. ' + errorsDoc,
+  tags: ['metrics'],
+  security: [{ bearer: [] }],
+  querystring: docSchema(CostQuery),
+};

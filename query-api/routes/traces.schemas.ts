@@ -1,0 +1,92 @@
+/**
+ * Request schemas (zod, validated in the handlers) and response shapes of the
+ * trace routes. JSON Schemas for the OpenAPI document are derived from the zod
+ * schemas with {@link docSchema}.
+ */
+import { z } from 'zod';
+import { docSchema, durationMsParam, limitParam, stringFilter, timeParam } from '../params.js';
+
+/** Query of GET /api/v1/traces. Every filter applies to one span; a trace matches if any span matches all. */
+export const TraceListQuery = z.strictObject({
+  service: stringFilter.optional().meta({ description: 'span service.name (exact)' }),
+  operation: stringFilter.optional().meta({ description: 'span name (exact)' }),
+  status: z.enum(['ok', 'error', 'unset']).optional(),
+  min_duration_ms: durationMsParam.optional().meta({ description: 'span duration ≥ this, ms' }),
+  max_duration_ms: durationMsParam.optional().meta({ description: 'span duration ≤ this, ms' }),
+  from: timeParam.optional().meta({ description: 'window start (inclusive); default to − 1 h' }),
+  to: timeParam.optional().meta({ description: 'window end (exclusive); default now' }),
+  limit: limitParam(50, 500),
+  cursor: z.string().max(512).optional().meta({ description: 'next_cursor of the previous page' }),
+});
+export type TraceListQuery = z.output<typeof TraceListQuery>;
+
+/** Path params of GET /api/v1/traces/:traceId. */
+export const TraceParams = z.strictObject({
+  traceId: z
+    .string()
+    .regex(/^[0-9a-fA-F]{32}$/, { message: 'expected 32 hex characters (a W3C trace id)' })
+    .transform((s) => s.toLowerCase()),
+});
+
+/** One trace in the list. Times: ISO-8601 UTC with ns; durations in ms. */
+export interface TraceSummary {
+  trace_id: string;
+  /** Root span name (earliest span when no root was stored). */
+  root_name: string;
+  root_service: string;
+  /** Earliest span start. */
+  start: string;
+  start_time_unix_nano: string;
+  /** Latest span end − earliest span start, ms. */
+  duration_ms: number;
+  span_count: number;
+  error_count: number;
+  /** Distinct services, sorted. */
+  services: string[];
+}
+
+/** A span of a trace tree. cost_usd is null when unpriced. */
+export interface SpanNode {
+  span_id: string;
+  parent_span_id: string;
+  name: string;
+  kind: string;
+  service: string;
+  start: string;
+  start_time_unix_nano: string;
+  end: string;
+  duration_ms: number;
+  status: string;
+  status_message: string;
+  attributes: Record<string, string>;
+  resource_attributes: Record<string, string>;
+  events: unknown[];
+  model: string;
+  provider: string;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  cost_usd: number | null;
+  unpriced: boolean;
+  children: SpanNode[];
+}
+
+export const traceListDoc = {
+  summary: 'List traces, newest first',
+  description:
+    'One entry per trace with at least one span in [from, to) matching every filter. ' +
+    'Paginate with cursor = next_cursor (null at the end). Errors: 400 VIGIL_ERR_VALIDATION, 401 VIGIL_ERR_UNAUTHORIZED.',
+  tags: ['traces'],
+  security: [{ bearer: [] }],
+  querystring: docSchema(TraceListQuery),
+};
+
+export const traceGetDoc = {
+  summary: 'One trace as a span tree',
+  description:
+    'Every span of the trace nested under `children` (ordered by start); spans whose parent is missing are roots. ' +
+    'Errors: 400 VIGIL_ERR_VALIDATION (traceId), 404 VIGIL_ERR_NOT_FOUND, 401.',
+  tags: ['traces'],
+  security: [{ bearer: [] }],
+  params: docSchema(TraceParams),
+};

@@ -1,0 +1,222 @@
+/**
+ * Trace routes (authenticated, tenant-confined):
+ * - GET /api/v1/traces          → { traces: TraceSummary[], next_cursor: string | null }
+ * - GET /api/v1/traces/:traceId → { trace_id, span_count, spans: SpanNode[] } (roots, nested)
+ *
+ * Source: {db}.spans. Every value is a typed query parameter.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { ClickHouseHandle } from '../../platform/clickhouse.js';
+import { VigilError } from '../../platform/errors.js';
+import { nsToClickHouse } from '../../schemas/time.js';
+import { tenantOf } from '../auth.js';
+import { num, selectRows } from '../clickhouse.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { nsToIso, parseParams, resolveWindow } from '../params.js';
+import { buildTree } from '../trace-tree.js';
+import {
+  TraceListQuery,
+  TraceParams,
+  traceGetDoc,
+  traceListDoc,
+  type SpanNode,
+  type TraceSummary,
+} from './traces.schemas.js';
+
+/** Most spans returned for one trace; larger traces are truncated (`truncated: true`). */
+export const MAX_TRACE_SPANS = 10_000;
+
+export interface TraceRoutesOptions {
+  clickhouse: ClickHouseHandle;
+}
+
+interface SummaryRow {
+  trace_id: string;
+  start_ns: string;
+  end_ns: string;
+  span_count: unknown;
+  error_count: unknown;
+  services: string[];
+  root_name: string;
+  root_service: string;
+}
+
+interface SpanDbRow {
+  span_id: string;
+  parent_span_id: string;
+  name: string;
+  kind: string;
+  service: string;
+  start_ns: string;
+  end_ns: string;
+  duration_ns: unknown;
+  status_code: string;
+  status_message: string;
+  attributes: Record<string, string>;
+  resource_attributes: Record<string, string>;
+  events: string;
+  model: string;
+  provider: string;
+  input_tokens: unknown;
+  output_tokens: unknown;
+  cached_tokens: unknown;
+  cost_usd: number | null;
+  unpriced: unknown;
+}
+
+/**
+ * Build the WHERE conditions (beyond tenant and window) for the span filters.
+ * @returns SQL fragments using only typed placeholders, and their values.
+ */
+function spanFilters(q: TraceListQuery): { sql: string[]; params: Record<string, unknown> } {
+  const sql: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (q.service !== undefined) (sql.push('service = {service:String}'), (params.service = q.service));
+  if (q.operation !== undefined) (sql.push('name = {operation:String}'), (params.operation = q.operation));
+  if (q.status !== undefined) (sql.push('status_code = {status:String}'), (params.status = q.status));
+  if (q.min_duration_ms !== undefined) {
+    sql.push('duration_ns >= {min_ns:UInt64}');
+    params.min_ns = Math.ceil(q.min_duration_ms * 1e6);
+  }
+  if (q.max_duration_ms !== undefined) {
+    sql.push('duration_ns <= {max_ns:UInt64}');
+    params.max_ns = Math.floor(q.max_duration_ms * 1e6);
+  }
+  return { sql, params };
+}
+
+const ns = (col: string): string => `toString(toUnixTimestamp64Nano(${col}))`;
+
+/**
+ * Trace list SQL. The inner query finds trace ids with a matching span in the
+ * window; the outer one summarises those traces over all their spans (any time),
+ * keeps those strictly after the cursor in (start, trace_id) DESC order, and
+ * returns limit + 1 rows (the extra one says whether a next page exists).
+ */
+function listSql(filters: string[], withCursor: boolean): string {
+  const where = ['tenant = {tenant:String}', "start_time >= {from:DateTime64(9, 'UTC')}", "start_time < {to:DateTime64(9, 'UTC')}", ...filters];
+  return `
+SELECT
+  trace_id,
+  ${ns('min(start_time)')} AS start_ns,
+  ${ns('max(end_time)')} AS end_ns,
+  count() AS span_count,
+  countIf(status_code = 'error') AS error_count,
+  arraySort(groupUniqArray(service)) AS services,
+  if(countIf(parent_span_id = '') > 0, argMinIf(name, start_time, parent_span_id = ''), argMin(name, start_time)) AS root_name,
+  if(countIf(parent_span_id = '') > 0, argMinIf(service, start_time, parent_span_id = ''), argMin(service, start_time)) AS root_service
+FROM {db:Identifier}.spans
+WHERE tenant = {tenant:String}
+  AND trace_id IN (SELECT DISTINCT trace_id FROM {db:Identifier}.spans WHERE ${where.join(' AND ')})
+GROUP BY trace_id
+${withCursor ? "HAVING (min(start_time), trace_id) < ({cursor_start:DateTime64(9, 'UTC')}, {cursor_trace:String})" : ''}
+ORDER BY min(start_time) DESC, trace_id DESC
+LIMIT {limit_plus_one:UInt32}`;
+}
+
+const TRACE_SQL = `
+SELECT span_id, parent_span_id, name, kind, service,
+  ${ns('start_time')} AS start_ns, ${ns('end_time')} AS end_ns, duration_ns,
+  status_code, status_message, attributes, resource_attributes, events,
+  model, provider, input_tokens, output_tokens, cached_tokens, cost_usd, unpriced
+FROM {db:Identifier}.spans
+WHERE tenant = {tenant:String} AND trace_id = {trace_id:String}
+ORDER BY start_time, span_id
+LIMIT {max_spans:UInt32}`;
+
+function parseEvents(s: string): unknown[] {
+  try {
+    const v: unknown = JSON.parse(s);
+    return Array.isArray(v) ? v : [];
+  } catch {
+    return [];
+  }
+}
+
+function toSpanNode(r: SpanDbRow): SpanNode {
+  const startNs = BigInt(r.start_ns);
+  return {
+    span_id: r.span_id,
+    parent_span_id: r.parent_span_id,
+    name: r.name,
+    kind: r.kind,
+    service: r.service,
+    start: nsToIso(startNs),
+    start_time_unix_nano: r.start_ns,
+    end: nsToIso(BigInt(r.end_ns)),
+    duration_ms: num(r.duration_ns) / 1e6,
+    status: r.status_code,
+    status_message: r.status_message,
+    attributes: r.attributes,
+    resource_attributes: r.resource_attributes,
+    events: parseEvents(r.events),
+    model: r.model,
+    provider: r.provider,
+    input_tokens: num(r.input_tokens),
+    output_tokens: num(r.output_tokens),
+    cached_tokens: num(r.cached_tokens),
+    cost_usd: r.cost_usd === null ? null : Number(r.cost_usd),
+    unpriced: num(r.unpriced) === 1,
+    children: [],
+  };
+}
+
+/** Fastify plugin with the trace routes; expects an auth hook in an enclosing scope. */
+export const traceRoutes: FastifyPluginAsync<TraceRoutesOptions> = async (app, opts) => {
+  const ch = opts.clickhouse;
+
+  app.get('/api/v1/traces', { schema: traceListDoc }, async (request) => {
+    const tenant = tenantOf(request);
+    const q = parseParams(TraceListQuery, request.query);
+    const win = resolveWindow(q.from, q.to);
+    const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    const f = spanFilters(q);
+    const rows = await selectRows<SummaryRow>(ch, listSql(f.sql, cursor !== undefined), {
+      ...f.params,
+      tenant,
+      from: nsToClickHouse(win.from),
+      to: nsToClickHouse(win.to),
+      limit_plus_one: q.limit + 1,
+      ...(cursor && { cursor_start: nsToClickHouse(cursor.ns), cursor_trace: cursor.tie }),
+    });
+    const page = rows.slice(0, q.limit);
+    const traces: TraceSummary[] = page.map((r) => {
+      const start = BigInt(r.start_ns);
+      return {
+        trace_id: r.trace_id,
+        root_name: r.root_name,
+        root_service: r.root_service,
+        start: nsToIso(start),
+        start_time_unix_nano: r.start_ns,
+        duration_ms: Number(BigInt(r.end_ns) - start) / 1e6,
+        span_count: num(r.span_count),
+        error_count: num(r.error_count),
+        services: r.services,
+      };
+    });
+    const last = page[page.length - 1];
+    const next_cursor =
+      rows.length > q.limit && last ? encodeCursor({ ns: BigInt(last.start_ns), tie: last.trace_id }) : null;
+    return { traces, next_cursor };
+  });
+
+  app.get('/api/v1/traces/:traceId', { schema: traceGetDoc }, async (request) => {
+    const tenant = tenantOf(request);
+    const { traceId } = parseParams(TraceParams, request.params);
+    const rows = await selectRows<SpanDbRow>(ch, TRACE_SQL, {
+      tenant,
+      trace_id: traceId,
+      max_spans: MAX_TRACE_SPANS,
+    });
+    if (rows.length === 0) {
+      throw new VigilError('VIGIL_ERR_NOT_FOUND', `trace ${traceId} not found; check the id and the time retention`);
+    }
+    return {
+      trace_id: traceId,
+      span_count: rows.length,
+      truncated: rows.length >= MAX_TRACE_SPANS,
+      spans: buildTree(rows.map(toSpanNode)),
+    };
+  });
+};
+
