@@ -1,0 +1,164 @@
+/**
+ * Spans (OTLP or native) → SpanRow (schemas/rows.ts, table `spans`).
+ *
+ * OTLP: attributes flattened (normalize/attributes.ts); service from resource
+ * `service.name` ('unknown_service' when absent, per the OTel resource
+ * semconv default); SpanKind enum → name; status code 0/1/2 → 'unset'/'ok'/'error';
+ * events → JSON `[{time_unix_nano, name, attributes}]`.
+ * Native: times in epoch ms (or ISO strings) → ns; end from start + duration_ms
+ * when end_time is absent; status completed/ok → 'ok', failed/error → 'error',
+ * anything else 'unset'; `error` → status_message, `error_type` → attribute
+ * `error.type`, `span_type` → attribute `vigil.span_type`.
+ * Both: GenAI facts (processors/genai.ts) and cost (processors/cost.ts).
+ *
+ * @throws VigilError VIGIL_ERR_DECODE when a record lacks ids or has unparsable times.
+ */
+import { VigilError } from '../../platform/errors.js';
+import type { OtlpResource, OtlpScope, OtlpSpan } from '../../schemas/otlp.js';
+import type { NativeSpan } from '../../schemas/native.js';
+import type { SpanRow } from '../../schemas/rows.js';
+import { msToNs, nsToClickHouse } from '../../schemas/time.js';
+import { priceCall } from '../cost.js';
+import { genAiInfo } from '../genai.js';
+import { flattenKeyValues, flattenPlain, normalizeId } from './attributes.js';
+
+const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
+const STATUS_NAMES = ['unset', 'ok', 'error'] as const;
+const NATIVE_KINDS = new Set<string>(KIND_NAMES);
+
+/** Parse an OTLP ns timestamp (decimal string or number). */
+export function parseNs(v: string | number | undefined, what: string): bigint {
+  if (v === undefined || v === null || v === '') throw new VigilError('VIGIL_ERR_DECODE', `${what} is missing`);
+  try {
+    const n = BigInt(typeof v === 'number' ? Math.trunc(v) : v);
+    if (n < 0n) throw new RangeError('negative');
+    return n;
+  } catch {
+    throw new VigilError('VIGIL_ERR_DECODE', `${what} must be ns since the epoch as a decimal string, got ${JSON.stringify(v)}`);
+  }
+}
+
+/** Parse a native timestamp (epoch ms number, or ISO string) to ns. */
+export function parseMs(v: number | string | undefined | null, what: string): bigint {
+  const ms = typeof v === 'string' ? Date.parse(v) : v;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    throw new VigilError('VIGIL_ERR_DECODE', `${what} must be epoch milliseconds or an ISO-8601 string, got ${JSON.stringify(v)}`);
+  }
+  return msToNs(ms);
+}
+
+function requireId(id: string | undefined | null, what: string): string {
+  const s = normalizeId(id);
+  if (!s) throw new VigilError('VIGIL_ERR_DECODE', `${what} is missing or all zeros`);
+  return s;
+}
+
+/** Fill the GenAI and cost columns of a row from its attributes (+ native explicit fields). */
+function withGenAi(
+  base: Omit<SpanRow, 'model' | 'provider' | 'user_id' | 'input_tokens' | 'output_tokens' | 'cached_tokens' | 'cost_usd' | 'unpriced'>,
+  startNs: bigint,
+  explicit?: Parameters<typeof genAiInfo>[1],
+): SpanRow {
+  const g = genAiInfo(base.attributes, explicit);
+  const cost = priceCall({ ...g, atMs: Number(startNs / 1_000_000n) });
+  return {
+    ...base,
+    model: g.model,
+    provider: g.provider,
+    user_id: g.userId,
+    input_tokens: g.inputTokens,
+    output_tokens: g.outputTokens,
+    cached_tokens: g.cachedTokens,
+    cost_usd: cost.cost_usd,
+    unpriced: cost.unpriced,
+  };
+}
+
+/**
+ * One OTLP span → SpanRow.
+ * @param tenant project id from the envelope.
+ */
+export function otlpSpanToRow(tenant: string, resource: OtlpResource | undefined, scope: OtlpScope | undefined, span: OtlpSpan): SpanRow {
+  const resourceAttributes = flattenKeyValues(resource?.attributes);
+  const attributes = flattenKeyValues(span.attributes);
+  const startNs = parseNs(span.startTimeUnixNano, 'startTimeUnixNano');
+  const endNs = parseNs(span.endTimeUnixNano, 'endTimeUnixNano');
+  const events = (span.events ?? []).map((e) => ({
+    time_unix_nano: e.timeUnixNano ?? '0',
+    name: e.name ?? '',
+    attributes: flattenKeyValues(e.attributes),
+  }));
+  return withGenAi(
+    {
+      tenant,
+      trace_id: requireId(span.traceId, 'traceId'),
+      span_id: requireId(span.spanId, 'spanId'),
+      parent_span_id: normalizeId(span.parentSpanId),
+      name: span.name ?? '',
+      kind: KIND_NAMES[span.kind ?? 0] ?? 'unspecified',
+      service: resourceAttributes['service.name'] || 'unknown_service',
+      start_time: nsToClickHouse(startNs),
+      end_time: nsToClickHouse(endNs),
+      duration_ns: endNs > startNs ? Number(endNs - startNs) : 0,
+      status_code: STATUS_NAMES[span.status?.code ?? 0] ?? 'unset',
+      status_message: span.status?.message ?? '',
+      scope_name: scope?.name ?? '',
+      scope_version: scope?.version ?? '',
+      resource_attributes: resourceAttributes,
+      attributes,
+      events: JSON.stringify(events),
+    },
+    startNs,
+  );
+}
+
+/** Native status → 'ok' | 'error' | 'unset'. */
+export function nativeStatus(s: string | undefined): 'ok' | 'error' | 'unset' {
+  if (s === 'completed' || s === 'ok') return 'ok';
+  if (s === 'failed' || s === 'error') return 'error';
+  return 'unset';
+}
+
+/** One native span (zod output of schemas/native.ts) → SpanRow. */
+export function nativeSpanToRow(tenant: string, span: NativeSpan): SpanRow {
+  const startNs = parseMs(span.start_time, 'start_time');
+  let endNs: bigint;
+  if (span.end_time !== undefined && span.end_time !== null) endNs = parseMs(span.end_time, 'end_time');
+  else if (typeof span.duration_ms === 'number' && Number.isFinite(span.duration_ms)) endNs = startNs + msToNs(span.duration_ms);
+  else throw new VigilError('VIGIL_ERR_DECODE', 'either end_time or duration_ms is required');
+  const attributes = flattenPlain(span.attributes);
+  if (span.error_type) attributes['error.type'] = span.error_type;
+  if (span.span_type) attributes['vigil.span_type'] = span.span_type;
+  const resourceAttributes = flattenPlain(span.resource);
+  if (!resourceAttributes['service.name'] && span.service) resourceAttributes['service.name'] = span.service;
+  return withGenAi(
+    {
+      tenant,
+      trace_id: requireId(span.trace_id, 'trace_id'),
+      span_id: requireId(span.span_id, 'span_id'),
+      parent_span_id: normalizeId(span.parent_span_id),
+      name: span.name,
+      kind: NATIVE_KINDS.has(span.kind) ? span.kind : 'internal',
+      service: span.service || resourceAttributes['service.name'] || 'unknown_service',
+      start_time: nsToClickHouse(startNs),
+      end_time: nsToClickHouse(endNs),
+      duration_ns: endNs > startNs ? Number(endNs - startNs) : 0,
+      status_code: nativeStatus(span.status),
+      status_message: span.error ?? '',
+      scope_name: '',
+      scope_version: '',
+      resource_attributes: resourceAttributes,
+      attributes,
+      events: '[]',
+    },
+    startNs,
+    {
+      model: span.model,
+      provider: span.provider,
+      userId: span.user_id,
+      inputTokens: span.input_tokens,
+      outputTokens: span.output_tokens,
+      cachedTokens: span.cached_tokens,
+    },
+  );
+}

@@ -1,0 +1,80 @@
+/**
+ * Piscina pool running processors/worker.ts in worker threads.
+ *
+ * The worker file is picked next to this module by the current module's
+ * extension: built package → `worker.js`; TypeScript source (vitest, tsx) →
+ * `worker.ts`, loaded in the worker thread through `execArgv: ['--import', 'tsx']`
+ * (piscina 5 `execArgv` option, passed to each `new Worker`).
+ *
+ * Back-pressure: at most `maxQueue` batches wait for a thread; `run` rejects
+ * with VIGIL_ERR_OVERLOADED beyond that (piscina's "Task queue is at limit").
+ */
+import { Piscina } from 'piscina';
+import { OverloadedError, VigilError } from '../platform/errors.js';
+import type { WorkerItem, WorkerResult } from './worker.js';
+
+/** The processor pool. */
+export interface WorkerPool {
+  /** Normalise a batch in a worker thread. @throws VigilError VIGIL_ERR_OVERLOADED when the queue is full. */
+  run(batch: readonly WorkerItem[]): Promise<WorkerResult>;
+  /** Finish queued and running batches, then stop the threads. */
+  close(): Promise<void>;
+  /** Batches waiting for a thread. */
+  readonly queueSize: number;
+}
+
+/** Options of {@link createWorkerPool}. */
+export interface PoolOptions {
+  /** Worker threads (config `processors.threads`). */
+  threads: number;
+  /** Most batches queued beyond the running ones (default threads × 4). */
+  maxQueue?: number;
+}
+
+/** URL of the worker module matching how this module was loaded (.js built, .ts source). */
+export function workerUrl(): { url: URL; execArgv: string[] } {
+  const isTs = new URL(import.meta.url).pathname.endsWith('.ts');
+  return isTs
+    ? { url: new URL('./worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] }
+    : { url: new URL('./worker.js', import.meta.url), execArgv: [] };
+}
+
+/**
+ * Create the pool.
+ * @throws VigilError VIGIL_ERR_CONFIG when threads < 1.
+ */
+export function createWorkerPool(opts: PoolOptions): WorkerPool {
+  if (!Number.isInteger(opts.threads) || opts.threads < 1) {
+    throw new VigilError('VIGIL_ERR_CONFIG', `processors.threads must be a positive integer, got ${opts.threads}`);
+  }
+  const { url, execArgv } = workerUrl();
+  const piscina = new Piscina<readonly WorkerItem[], WorkerResult>({
+    filename: url.href,
+    minThreads: opts.threads,
+    maxThreads: opts.threads,
+    maxQueue: opts.maxQueue ?? opts.threads * 4,
+    execArgv,
+  });
+  let closed = false;
+  return {
+    async run(batch) {
+      if (closed) throw new VigilError('VIGIL_ERR_SHUTTING_DOWN', 'processor pool is closed');
+      try {
+        return await piscina.run(batch);
+      } catch (err) {
+        if (err instanceof Error && /queue is at limit/i.test(err.message)) {
+          throw new OverloadedError(`processor queue is full (${piscina.queueSize} batches waiting)`);
+        }
+        throw new VigilError('VIGIL_ERR_INTERNAL', 'processor worker failed', { cause: err });
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await piscina.close();
+    },
+    get queueSize() {
+      return piscina.queueSize;
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Piscina worker: Kafka message values (envelopes, schemas/envelope.ts) →
+ * ClickHouse rows. Pure and synchronous; also callable in-process.
+ *
+ * Input: a batch of items, each a raw message value (UTF-8 JSON string), an
+ * already parsed envelope, or `{ offset, value }` carrying the Kafka offset
+ * (decimal string) — without one, the item's index in the batch is used.
+ * Output: {@link WorkerResult}. A message that is not JSON, not a valid
+ * envelope, or holds a record that cannot be normalised is rejected whole
+ * (`{ offset, reason }`, no rows from it) so the consumer can dead-letter it;
+ * the other messages of the batch are unaffected.
+ *
+ * Spans also feed the per-minute aggregates (processors/aggregate.ts) of the
+ * accepted spans of the batch.
+ */
+import type { Envelope } from '../schemas/envelope.js';
+import { ENVELOPE_VERSION } from '../schemas/envelope.js';
+import type { LogRow, SpanMetricRow, SpanRow } from '../schemas/rows.js';
+import { aggregateSpans } from './aggregate.js';
+import { nativeLogToRow, otlpLogToRow } from './normalize/logs.js';
+import { nativeSpanToRow, otlpSpanToRow } from './normalize/spans.js';
+
+/** One input message. */
+export type WorkerItem = string | Envelope | { offset: string; value: string | Envelope };
+
+/** A message the worker could not turn into rows. offset: Kafka offset (decimal string) or batch index. */
+export interface Rejected {
+  offset: string;
+  reason: string;
+}
+
+/** Rows produced from a batch. */
+export interface WorkerResult {
+  spans: SpanRow[];
+  logs: LogRow[];
+  metrics: SpanMetricRow[];
+  rejected: Rejected[];
+}
+
+function isWrapped(item: WorkerItem): item is { offset: string; value: string | Envelope } {
+  return typeof item === 'object' && item !== null && 'offset' in item && 'value' in item && !('kind' in item);
+}
+
+function parseEnvelope(value: string | Envelope): Envelope {
+  const env: unknown = typeof value === 'string' ? JSON.parse(value) : value;
+  if (typeof env !== 'object' || env === null) throw new Error('message value is not a JSON object');
+  const e = env as Record<string, unknown>;
+  if (e.v !== ENVELOPE_VERSION) throw new Error(`unsupported envelope version ${JSON.stringify(e.v)} (expected ${ENVELOPE_VERSION})`);
+  if (typeof e.tenant !== 'string' || e.tenant === '') throw new Error('envelope tenant must be a non-empty string');
+  if (e.kind !== 'spans' && e.kind !== 'logs') throw new Error(`envelope kind must be 'spans' or 'logs', got ${JSON.stringify(e.kind)}`);
+  if (e.format !== 'otlp' && e.format !== 'native') throw new Error(`envelope format must be 'otlp' or 'native', got ${JSON.stringify(e.format)}`);
+  if (!Array.isArray(e.records)) throw new Error('envelope records must be an array');
+  return env as Envelope;
+}
+
+/** Normalise one envelope; throws on the first bad record. */
+function normalise(env: Envelope): { spans: SpanRow[]; logs: LogRow[] } {
+  const spans: SpanRow[] = [];
+  const logs: LogRow[] = [];
+  if (env.kind === 'spans') {
+    if (env.format === 'otlp') for (const r of env.records) spans.push(otlpSpanToRow(env.tenant, env.resource, env.scope, r));
+    else for (const r of env.records) spans.push(nativeSpanToRow(env.tenant, r));
+  } else {
+    const at = typeof env.receivedAtMs === 'number' ? env.receivedAtMs : Date.now();
+    if (env.format === 'otlp') for (const r of env.records) logs.push(otlpLogToRow(env.tenant, env.resource, env.scope, r, at));
+    else for (const r of env.records) logs.push(nativeLogToRow(env.tenant, r, at));
+  }
+  return { spans, logs };
+}
+
+/**
+ * Turn a batch of messages into rows.
+ * @param batch messages (see {@link WorkerItem}).
+ * @returns rows per table plus rejected messages; never throws for bad input.
+ */
+export function processBatch(batch: readonly WorkerItem[]): WorkerResult {
+  const out: WorkerResult = { spans: [], logs: [], metrics: [], rejected: [] };
+  batch.forEach((item, i) => {
+    const offset = isWrapped(item) ? item.offset : String(i);
+    try {
+      const rows = normalise(parseEnvelope(isWrapped(item) ? item.value : item));
+      for (const s of rows.spans) out.spans.push(s);
+      for (const l of rows.logs) out.logs.push(l);
+    } catch (err) {
+      const reason = err instanceof SyntaxError ? `malformed JSON: ${err.message}` : err instanceof Error ? err.message : String(err);
+      out.rejected.push({ offset, reason });
+    }
+  });
+  out.metrics = aggregateSpans(out.spans);
+  return out;
+}
+
+/** Piscina entry point (default export). */
+export default function run(batch: readonly WorkerItem[]): WorkerResult {
+  return processBatch(batch);
+}
