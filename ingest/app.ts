@@ -1,0 +1,66 @@
+/**
+ * The ingest HTTP application (built apart from `listen()`, so tests use
+ * `app.inject()`).
+ *
+ * Routes: OTLP/HTTP `POST /v1/traces`, `POST /v1/logs` (ingest/otlp/routes.ts);
+ * native JSON `POST /api/v1/ingest/spans`, `POST /api/v1/ingest/logs`
+ * (ingest/native/routes.ts); `GET /healthz` (no auth).
+ *
+ * Overload protection: one {@link InflightBudget} (bytes and requests) shared
+ * by all routes → 429 + Retry-After; event-loop pressure
+ * (@fastify/under-pressure, delay over `maxEventLoopDelayMs`) → 429 +
+ * Retry-After (VIGIL_ERR_OVERLOADED; the OTLP spec allows 429 or 503 for an
+ * overloaded server); Kafka not acknowledging → 503 + Retry-After (publisher).
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import underPressure from '@fastify/under-pressure';
+import type { KeyVerifier } from '../platform/auth/keys.js';
+import { VigilError } from '../platform/errors.js';
+import type { Logger } from '../platform/logger.js';
+import { InflightBudget, type IngestLimits } from './body.js';
+import { nativeRoutes } from './native/routes.js';
+import { otlpRoutes } from './otlp/routes.js';
+import type { Publisher } from './publisher.js';
+
+/** Options of {@link buildIngestApp}. */
+export interface IngestAppOptions {
+  log: Logger;
+  publisher: Publisher;
+  keys: KeyVerifier;
+  limits: IngestLimits & {
+    /** Event-loop delay (ms) above which requests get 503; default 1000, 0 disables. */
+    maxEventLoopDelayMs?: number;
+  };
+}
+
+/**
+ * Build (not start) the ingest Fastify app. Call `await app.ready()` or
+ * `app.listen()`; close the publisher separately after `app.close()`.
+ * @returns the Fastify instance.
+ */
+export function buildIngestApp(opts: IngestAppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.log.child({ component: 'ingest' }),
+    bodyLimit: opts.limits.maxBodyBytes,
+    disableRequestLogging: true,
+  }) as unknown as FastifyInstance;
+  const budget = new InflightBudget(opts.limits);
+  const maxDelay = opts.limits.maxEventLoopDelayMs ?? 1000;
+
+  if (maxDelay > 0) {
+    void app.register(underPressure, {
+      maxEventLoopDelay: maxDelay,
+      retryAfter: 1,
+      pressureHandler: (_request, _reply, type, value) => {
+        throw new VigilError('VIGIL_ERR_OVERLOADED', `ingest is under pressure (${type} = ${value ?? '?'}); retry later`, {
+          retryAfterSeconds: 1,
+        });
+      },
+    });
+  }
+  app.get('/healthz', async () => ({ ok: true }));
+  const routeOpts = { publisher: opts.publisher, keys: opts.keys, budget, maxBodyBytes: opts.limits.maxBodyBytes };
+  void app.register(otlpRoutes, routeOpts);
+  void app.register(nativeRoutes, routeOpts);
+  return app;
+}

@@ -1,0 +1,155 @@
+/**
+ * Request body intake: size limits, streaming gzip inflate, and the in-flight
+ * budget shared by all ingest routes.
+ *
+ * OTLP spec, "OTLP/HTTP Request": the server MUST limit the body size
+ * including after decompression and SHOULD answer 413. Here the compressed
+ * body and the inflated output are each capped at `maxBodyBytes`; inflating is
+ * streamed and aborted as soon as the output passes the cap, so a gzip bomb
+ * never occupies more than `maxBodyBytes` (+ one zlib chunk) of memory.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { OverloadedError, VigilError } from '../platform/errors.js';
+
+/** Limits of {@link buildIngestApp}; sizes in bytes. */
+export interface IngestLimits {
+  /** Max body size, compressed and inflated (OTLP recommends 20 MiB). */
+  maxBodyBytes: number;
+  /** Max bytes of request bodies held at once across requests. */
+  maxInflightBytes: number;
+  /** Max requests being processed at once. */
+  maxInflightRequests: number;
+}
+
+/** 413: body over the limit (compressed or inflated). */
+export function tooLarge(limit: number, what: string): VigilError {
+  return new VigilError('VIGIL_ERR_PAYLOAD_TOO_LARGE', `${what} exceeds the limit of ${limit} bytes; send smaller batches`);
+}
+
+/**
+ * Bounded in-flight budget (requests and bytes). `acquire` and `addBytes`
+ * throw OverloadedError (429, Retry-After 1 s) instead of exceeding a bound;
+ * every grant is returned with `release`.
+ */
+export class InflightBudget {
+  requests = 0;
+  bytes = 0;
+  constructor(private readonly limits: Pick<IngestLimits, 'maxInflightBytes' | 'maxInflightRequests'>) {}
+
+  /** Admit one request that declares `bytes` (Content-Length, 0 when unknown). */
+  acquire(bytes: number): void {
+    if (this.requests + 1 > this.limits.maxInflightRequests) {
+      throw new OverloadedError(`too many requests in flight (limit ${this.limits.maxInflightRequests}); retry later`);
+    }
+    this.checkBytes(bytes);
+    this.requests++;
+    this.bytes += bytes;
+  }
+
+  /** Grow an admitted request's share by `bytes` (body read or inflated beyond what was declared). */
+  addBytes(bytes: number): void {
+    this.checkBytes(bytes);
+    this.bytes += bytes;
+  }
+
+  release(bytes: number): void {
+    this.requests--;
+    this.bytes -= bytes;
+  }
+
+  private checkBytes(bytes: number): void {
+    // A lone request may always use its own maxBodyBytes, otherwise a budget smaller than one body would wedge.
+    if (this.bytes > 0 && this.bytes + bytes > this.limits.maxInflightBytes) {
+      throw new OverloadedError(`too many request bytes in flight (limit ${this.limits.maxInflightBytes}); retry later`);
+    }
+  }
+}
+
+/** Per-request accounting handle: bytes charged so far against the budget. */
+export interface BodyCharge {
+  charged: number;
+}
+
+/**
+ * Read a request body into one Buffer, inflating gzip as it streams.
+ * @param raw the request stream (Fastify content-type parser payload).
+ * @param encoding Content-Encoding header value (undefined/'identity'/'gzip').
+ * @param charge bytes already charged for this request; grown via `budget.addBytes`.
+ * @returns the (inflated) body.
+ * @throws VigilError 413 VIGIL_ERR_PAYLOAD_TOO_LARGE over `maxBodyBytes`;
+ *   415 VIGIL_ERR_UNSUPPORTED_MEDIA_TYPE for another Content-Encoding;
+ *   400 VIGIL_ERR_DECODE for a corrupt gzip stream; 429 from the budget.
+ */
+export async function readBody(
+  raw: IncomingMessage | Readable,
+  encoding: string | undefined,
+  maxBodyBytes: number,
+  budget: InflightBudget,
+  charge: BodyCharge,
+): Promise<Buffer> {
+  const enc = (encoding ?? 'identity').trim().toLowerCase();
+  if (enc !== 'identity' && enc !== 'gzip' && enc !== 'x-gzip' && enc !== '') {
+    raw.resume();
+    throw new VigilError('VIGIL_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding '${enc}' is not supported; use gzip or identity`);
+  }
+  const gzip = enc === 'gzip' || enc === 'x-gzip';
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0; // wire bytes
+    let produced = 0; // body bytes after inflate
+    let done = false;
+    const inflater = gzip ? zlib.createGunzip() : null;
+
+    const fail = (err: unknown): void => {
+      if (done) return;
+      done = true;
+      raw.removeListener('data', onWire);
+      raw.resume(); // drain the rest so the socket can answer
+      inflater?.destroy();
+      reject(err);
+    };
+    const charged = (total: number): void => {
+      if (total > charge.charged) {
+        budget.addBytes(total - charge.charged);
+        charge.charged = total;
+      }
+    };
+    const onBody = (chunk: Buffer): void => {
+      if (done) return;
+      produced += chunk.length;
+      if (produced > maxBodyBytes) return fail(tooLarge(maxBodyBytes, gzip ? 'inflated body' : 'body'));
+      try {
+        charged(gzip ? received + produced : produced);
+      } catch (err) {
+        return fail(err);
+      }
+      chunks.push(chunk);
+    };
+    const onWire = (chunk: Buffer): void => {
+      if (done) return;
+      received += chunk.length;
+      if (received > maxBodyBytes) return fail(tooLarge(maxBodyBytes, 'body'));
+      if (inflater !== null) inflater.write(chunk);
+      else onBody(chunk);
+    };
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      resolve(Buffer.concat(chunks, produced));
+    };
+
+    if (inflater !== null) {
+      inflater.on('data', onBody);
+      inflater.on('error', (err) => fail(new VigilError('VIGIL_ERR_DECODE', `body is not valid gzip: ${err.message}`, { cause: err })));
+      inflater.on('end', finish);
+    }
+    raw.on('data', onWire);
+    raw.on('error', fail);
+    raw.on('end', () => {
+      if (inflater !== null) inflater.end();
+      else finish();
+    });
+  });
+}

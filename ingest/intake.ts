@@ -1,0 +1,67 @@
+/**
+ * Intake hooks shared by the ingest route groups (registered inside each
+ * group's encapsulated context, after its auth hook):
+ *
+ * - onRequest: admit the request against the {@link InflightBudget}
+ *   (Content-Length bytes + 1 request) or fail with 429 + Retry-After; an
+ *   over-limit Content-Length fails at once with 413.
+ * - content-type parsers for the accepted media types that stream the body
+ *   through {@link readBody} (gzip inflate, limits); any other Content-Type
+ *   (or none) → 415.
+ * - onResponse / onRequestAbort: return the budget.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { VigilError } from '../platform/errors.js';
+import { type BodyCharge, type InflightBudget, readBody, tooLarge } from './body.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Budget share of this request; null when not (or no longer) admitted. */
+    vigilCharge: BodyCharge | null;
+  }
+}
+
+/** Options of {@link registerIntake}. */
+export interface IntakeOptions {
+  budget: InflightBudget;
+  maxBodyBytes: number;
+  /** Accepted media types, e.g. ['application/x-protobuf', 'application/json']. */
+  mediaTypes: string[];
+}
+
+function release(budget: InflightBudget, request: FastifyRequest): void {
+  const charge = request.vigilCharge;
+  if (charge === null) return;
+  request.vigilCharge = null;
+  budget.release(charge.charged);
+}
+
+/** Add the intake hooks and body parsers to `app` (an encapsulated route-group context). */
+export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void {
+  const { budget, maxBodyBytes } = opts;
+  if (!app.hasRequestDecorator('vigilCharge')) app.decorateRequest('vigilCharge', null);
+
+  app.addHook('onRequest', async (request) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) throw tooLarge(maxBodyBytes, 'body (Content-Length)');
+    const bytes = Number.isFinite(declared) && declared > 0 ? declared : 0;
+    budget.acquire(bytes);
+    request.vigilCharge = { charged: bytes };
+  });
+  app.addHook('onResponse', async (request) => release(budget, request));
+  app.addHook('onRequestAbort', async (request) => release(budget, request));
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(opts.mediaTypes, async (request: FastifyRequest, payload: NodeJS.ReadableStream) => {
+    const charge = request.vigilCharge ?? { charged: 0 };
+    const encoding = request.headers['content-encoding'];
+    return readBody(payload as never, Array.isArray(encoding) ? encoding.join(',') : encoding, maxBodyBytes, budget, charge);
+  });
+  app.addContentTypeParser('*', async (request: FastifyRequest) => {
+    const type = request.headers['content-type'];
+    throw new VigilError(
+      'VIGIL_ERR_UNSUPPORTED_MEDIA_TYPE',
+      `Content-Type '${type ?? ''}' is not supported here; use ${opts.mediaTypes.join(' or ')}`,
+    );
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * Native JSON ingest: `POST /api/v1/ingest/spans` and `POST /api/v1/ingest/logs`.
+ *
+ * Body: a JSON array (1–10 000 records; Content-Type application/json,
+ * Content-Encoding gzip or identity), each element validated with
+ * schemas/native.ts. Valid records are published; invalid ones are reported.
+ *
+ * 200 `{ accepted, rejected, errors: [{ index, field, message }] }` — `field`
+ * is the path, e.g. `[3].trace_id`; at most {@link MAX_ERRORS} errors listed.
+ * 400 `{ error: { code: 'VIGIL_ERR_VALIDATION', message } }` when the body is
+ * not an array (or empty / too long) or not JSON; 401/413/415/429/503 use the
+ * same error shape (429/503 with Retry-After). 200 only after the publisher
+ * resolved (Kafka acknowledged).
+ *
+ * Envelopes: spans grouped per trace id; logs per trace id, or per service
+ * when they carry none (schemas/envelope.ts).
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { z } from 'zod';
+import { addAuthHook } from '../../platform/auth/plugin.js';
+import type { KeyVerifier } from '../../platform/auth/keys.js';
+import { ValidationError, VigilError } from '../../platform/errors.js';
+import { ENVELOPE_VERSION, type Envelope } from '../../schemas/envelope.js';
+import { NativeLog, NativeLogBatch, NativeSpan, NativeSpanBatch } from '../../schemas/native.js';
+import type { InflightBudget } from '../body.js';
+import { registerIntake } from '../intake.js';
+import type { EnvelopeKind, Publisher } from '../publisher.js';
+import { nativeErrorBody, prepareErrorReply, toVigilError } from '../replies.js';
+import { nativeResponseSchema } from './schemas.js';
+
+/** Most record errors listed in one answer (`rejected` still counts all). */
+export const MAX_ERRORS = 100;
+
+/** Options of {@link nativeRoutes}. */
+export interface NativeRoutesOptions {
+  publisher: Publisher;
+  keys: KeyVerifier;
+  budget: InflightBudget;
+  maxBodyBytes: number;
+}
+
+/** One rejected record's problem. */
+export interface RecordError {
+  index: number;
+  field: string;
+  message: string;
+}
+
+/** Path of a zod issue below element `index`, e.g. `[3].trace_id`, `[0].attributes.x`. */
+function fieldPath(index: number, path: ReadonlyArray<PropertyKey>): string {
+  return `[${index}]` + path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+}
+
+function parseBody(body: unknown): unknown {
+  const buf = body as Buffer | undefined;
+  if (buf === undefined || buf.length === 0) throw new ValidationError('body', 'must be a JSON array of records');
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw new VigilError('VIGIL_ERR_DECODE', `body is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function validateBatch<T>(
+  items: unknown[],
+  schema: z.ZodType<T>,
+): { ok: T[]; rejected: number; errors: RecordError[] } {
+  const ok: T[] = [];
+  const errors: RecordError[] = [];
+  let rejected = 0;
+  items.forEach((item, index) => {
+    const parsed = schema.safeParse(item);
+    if (parsed.success) {
+      ok.push(parsed.data);
+      return;
+    }
+    rejected++;
+    for (const issue of parsed.error.issues) {
+      if (errors.length >= MAX_ERRORS) break;
+      errors.push({ index, field: fieldPath(index, issue.path), message: issue.message });
+    }
+  });
+  return { ok, rejected, errors };
+}
+
+function groupBy<T>(records: T[], key: (r: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const r of records) {
+    const k = key(r);
+    const g = groups.get(k);
+    if (g === undefined) groups.set(k, [r]);
+    else g.push(r);
+  }
+  return [...groups.values()];
+}
+
+/** The native route group (see module doc). Encapsulated. */
+export const nativeRoutes: FastifyPluginAsync<NativeRoutesOptions> = async (app, opts) => {
+  addAuthHook(app, { verifier: opts.keys, exempt: [] });
+  registerIntake(app, { budget: opts.budget, maxBodyBytes: opts.maxBodyBytes, mediaTypes: ['application/json'] });
+  app.setErrorHandler((err, request, reply) => {
+    const ve = toVigilError(err, request);
+    return prepareErrorReply(reply, ve).type('application/json').send(nativeErrorBody(ve));
+  });
+
+  const route = <T>(
+    kind: EnvelopeKind,
+    batch: z.ZodType<unknown[]>,
+    schema: z.ZodType<T>,
+    toEnvelopes: (records: T[], tenant: string, now: number) => Envelope[],
+  ): void => {
+    app.post(`/api/v1/ingest/${kind}`, { schema: { response: { 200: nativeResponseSchema } } }, async (request) => {
+      const items = batch.safeParse(parseBody(request.body));
+      if (!items.success) {
+        const issue = items.error.issues[0];
+        const message = issue?.code === 'invalid_type' ? 'must be a JSON array of records' : (issue?.message ?? 'invalid body');
+        throw new ValidationError('body', message);
+      }
+      const { ok, rejected, errors } = validateBatch(items.data, schema);
+      await opts.publisher.publish(kind, toEnvelopes(ok, request.tenant, Date.now()));
+      return { accepted: ok.length, rejected, errors };
+    });
+  };
+
+  route('spans', NativeSpanBatch, NativeSpan, (records, tenant, receivedAtMs) =>
+    groupBy(records, (r) => r.trace_id).map((g) => ({ v: ENVELOPE_VERSION, kind: 'spans', format: 'native', tenant, receivedAtMs, records: g })),
+  );
+  route('logs', NativeLogBatch, NativeLog, (records, tenant, receivedAtMs) =>
+    groupBy(records, (r) => r.trace_id ?? `service:${r.service}`).map((g) => ({
+      v: ENVELOPE_VERSION,
+      kind: 'logs',
+      format: 'native',
+      tenant,
+      receivedAtMs,
+      records: g,
+    })),
+  );
+};

@@ -1,0 +1,388 @@
+/**
+ * OTLP request decoding: binary protobuf (protobufjs, vendored definitions) and
+ * OTLP/JSON both map into the shapes of schemas/otlp.ts — the OTLP JSON
+ * encoding (OTLP spec, "JSON Protobuf Encoding"): ids lowercase hex, 64-bit
+ * integers (timestamps in ns since the Unix epoch, intValue) as decimal
+ * strings, enums as numbers, bytesValue as base64.
+ *
+ * Decoding checks structure only. Record-level problems (bad ids, missing
+ * times or names) are left in the output for ingest/otlp/validate.ts, which
+ * rejects single records (partial success) instead of the whole request:
+ * missing ids decode to '', missing times to '0'.
+ */
+import protobuf from 'protobufjs';
+import { VigilError } from '../../platform/errors.js';
+import type { AnyValue, KeyValue, OtlpLogRecord, OtlpResource, OtlpScope, OtlpSpan } from '../../schemas/otlp.js';
+import { otlpProto } from './proto.js';
+
+/** A decoded ExportTraceServiceRequest (records not yet validated). */
+export interface DecodedTraces {
+  resourceSpans: Array<{ resource: OtlpResource; scopeSpans: Array<{ scope: OtlpScope; spans: OtlpSpan[] }> }>;
+}
+
+/** A decoded ExportLogsServiceRequest (records not yet validated). */
+export interface DecodedLogs {
+  resourceLogs: Array<{ resource: OtlpResource; scopeLogs: Array<{ scope: OtlpScope; logRecords: OtlpLogRecord[] }> }>;
+}
+
+/** 400: the body is not a decodable OTLP message. */
+export class DecodeError extends VigilError {
+  constructor(message: string, cause?: unknown) {
+    super('VIGIL_ERR_DECODE', message, cause === undefined ? {} : { cause });
+    this.name = 'DecodeError';
+  }
+}
+
+// ---------------------------------------------------------------- protobuf
+
+type Msg = Record<string, unknown> & { $type?: protobuf.Type };
+
+function hex(b: unknown): string {
+  if (!(b instanceof Uint8Array) || b.length === 0) return '';
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/** 64-bit value (Long, number or {low, high}) → decimal string. */
+function int64(v: unknown, unsigned: boolean): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string') return v;
+  if (v !== null && typeof v === 'object' && 'low' in v && 'high' in v) {
+    const l = v as { low: number; high: number };
+    const bits = (BigInt(l.high >>> 0) << 32n) | BigInt(l.low >>> 0);
+    return (unsigned ? BigInt.asUintN(64, bits) : BigInt.asIntN(64, bits)).toString();
+  }
+  return '0';
+}
+
+function pbAnyValue(v: Msg | null | undefined): AnyValue {
+  if (!v) return {};
+  switch (v['value']) {
+    case 'stringValue': return { stringValue: v['stringValue'] as string };
+    case 'boolValue': return { boolValue: v['boolValue'] as boolean };
+    case 'intValue': return { intValue: int64(v['intValue'], false) };
+    case 'doubleValue': return { doubleValue: v['doubleValue'] as number };
+    case 'bytesValue': return { bytesValue: Buffer.from(v['bytesValue'] as Uint8Array).toString('base64') };
+    case 'arrayValue': return { arrayValue: { values: ((v['arrayValue'] as Msg)['values'] as Msg[]).map(pbAnyValue) } };
+    case 'kvlistValue': return { kvlistValue: { values: pbAttrs((v['kvlistValue'] as Msg)['values']) } };
+    default: return {};
+  }
+}
+
+function pbAttrs(list: unknown): KeyValue[] {
+  return ((list as Msg[] | undefined) ?? []).map((kv) => ({ key: kv['key'] as string, value: pbAnyValue(kv['value'] as Msg | null) }));
+}
+
+function pbResource(r: Msg | null | undefined): OtlpResource {
+  if (!r) return { attributes: [] };
+  const out: OtlpResource = { attributes: pbAttrs(r['attributes']) };
+  if (r['droppedAttributesCount']) out.droppedAttributesCount = r['droppedAttributesCount'] as number;
+  return out;
+}
+
+function pbScope(s: Msg | null | undefined): OtlpScope {
+  if (!s) return {};
+  const out: OtlpScope = {};
+  if (s['name']) out.name = s['name'] as string;
+  if (s['version']) out.version = s['version'] as string;
+  const attrs = pbAttrs(s['attributes']);
+  if (attrs.length > 0) out.attributes = attrs;
+  return out;
+}
+
+function pbSpan(s: Msg): OtlpSpan {
+  const out: OtlpSpan = {
+    traceId: hex(s['traceId']),
+    spanId: hex(s['spanId']),
+    name: s['name'] as string,
+    kind: s['kind'] as number,
+    startTimeUnixNano: int64(s['startTimeUnixNano'], true),
+    endTimeUnixNano: int64(s['endTimeUnixNano'], true),
+    attributes: pbAttrs(s['attributes']),
+  };
+  const parent = hex(s['parentSpanId']);
+  if (parent !== '') out.parentSpanId = parent;
+  if (s['traceState']) out.traceState = s['traceState'] as string;
+  const events = (s['events'] as Msg[]).map((e) => ({
+    timeUnixNano: int64(e['timeUnixNano'], true),
+    name: e['name'] as string,
+    attributes: pbAttrs(e['attributes']),
+  }));
+  if (events.length > 0) out.events = events;
+  const links = (s['links'] as Msg[]).map((l) => ({ traceId: hex(l['traceId']), spanId: hex(l['spanId']), attributes: pbAttrs(l['attributes']) }));
+  if (links.length > 0) out.links = links;
+  const st = s['status'] as Msg | null | undefined;
+  if (st) out.status = { code: st['code'] as number, ...(st['message'] ? { message: st['message'] as string } : {}) };
+  return out;
+}
+
+function pbLog(r: Msg): OtlpLogRecord {
+  const out: OtlpLogRecord = {
+    timeUnixNano: int64(r['timeUnixNano'], true),
+    observedTimeUnixNano: int64(r['observedTimeUnixNano'], true),
+    severityNumber: r['severityNumber'] as number,
+    attributes: pbAttrs(r['attributes']),
+  };
+  if (r['severityText']) out.severityText = r['severityText'] as string;
+  if (r['body']) out.body = pbAnyValue(r['body'] as Msg);
+  const traceId = hex(r['traceId']);
+  const spanId = hex(r['spanId']);
+  if (traceId !== '') out.traceId = traceId;
+  if (spanId !== '') out.spanId = spanId;
+  if (r['flags']) out.flags = r['flags'] as number;
+  if (r['eventName']) out.eventName = r['eventName'] as string;
+  return out;
+}
+
+function pbDecode(type: protobuf.Type, body: Uint8Array): Msg {
+  try {
+    return type.decode(body) as unknown as Msg;
+  } catch (err) {
+    throw new DecodeError(`body is not a valid protobuf ${type.name}: ${(err as Error).message}`, err);
+  }
+}
+
+/**
+ * Decode a binary-protobuf ExportTraceServiceRequest.
+ * @throws DecodeError (400) when the bytes are not a valid message.
+ */
+export function decodeTracesProtobuf(body: Uint8Array): DecodedTraces {
+  const msg = pbDecode(otlpProto().ExportTraceServiceRequest, body);
+  return {
+    resourceSpans: (msg['resourceSpans'] as Msg[]).map((rs) => ({
+      resource: pbResource(rs['resource'] as Msg | null),
+      scopeSpans: (rs['scopeSpans'] as Msg[]).map((ss) => ({ scope: pbScope(ss['scope'] as Msg | null), spans: (ss['spans'] as Msg[]).map(pbSpan) })),
+    })),
+  };
+}
+
+/**
+ * Decode a binary-protobuf ExportLogsServiceRequest.
+ * @throws DecodeError (400) when the bytes are not a valid message.
+ */
+export function decodeLogsProtobuf(body: Uint8Array): DecodedLogs {
+  const msg = pbDecode(otlpProto().ExportLogsServiceRequest, body);
+  return {
+    resourceLogs: (msg['resourceLogs'] as Msg[]).map((rl) => ({
+      resource: pbResource(rl['resource'] as Msg | null),
+      scopeLogs: (rl['scopeLogs'] as Msg[]).map((sl) => ({ scope: pbScope(sl['scope'] as Msg | null), logRecords: (sl['logRecords'] as Msg[]).map(pbLog) })),
+    })),
+  };
+}
+
+// ---------------------------------------------------------------- JSON
+
+type Obj = Record<string, unknown>;
+
+function bad(path: string, what: string): never {
+  throw new DecodeError(`${path}: ${what}`);
+}
+function obj(v: unknown, path: string): Obj {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) bad(path, 'must be an object');
+  return v as Obj;
+}
+function arr(v: unknown, path: string): unknown[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) bad(path, 'must be an array');
+  return v;
+}
+function str(v: unknown, path: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') bad(path, 'must be a string');
+  return v;
+}
+function num(v: unknown, path: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return Number(v);
+  bad(path, 'must be an integer (OTLP/JSON encodes enums as integers)');
+}
+/** int64/fixed64 as JSON number or decimal string → canonical decimal string. */
+function int64Json(v: unknown, path: string, unsigned: boolean): string {
+  if (v === undefined || v === null) return '0';
+  if (typeof v === 'number' && Number.isInteger(v) && (!unsigned || v >= 0)) return BigInt(v).toString();
+  if (typeof v === 'string' && (unsigned ? /^\d+$/ : /^-?\d+$/).test(v)) return BigInt(v).toString();
+  bad(path, `must be ${unsigned ? 'a non-negative' : 'an'} integer (decimal string or number)`);
+}
+/** Hex id (case-insensitive per spec) → lowercase; '' when absent. Length/zero checks are validation's job. */
+function hexJson(v: unknown, path: string): string {
+  const s = str(v, path);
+  if (s === undefined) return '';
+  if (!/^[0-9a-fA-F]*$/.test(s)) bad(path, 'must be a hex string');
+  return s.toLowerCase();
+}
+
+function jsonAnyValue(v: unknown, path: string): AnyValue {
+  const o = obj(v, path);
+  if (o['stringValue'] !== undefined) return { stringValue: str(o['stringValue'], `${path}.stringValue`) ?? '' };
+  if (o['boolValue'] !== undefined) {
+    if (typeof o['boolValue'] !== 'boolean') bad(`${path}.boolValue`, 'must be a boolean');
+    return { boolValue: o['boolValue'] };
+  }
+  if (o['intValue'] !== undefined) return { intValue: int64Json(o['intValue'], `${path}.intValue`, false) };
+  if (o['doubleValue'] !== undefined) {
+    const d = o['doubleValue'];
+    const n = typeof d === 'number' ? d : typeof d === 'string' ? Number(d) : Number.NaN;
+    if (typeof d !== 'number' && !(typeof d === 'string' && (d === 'NaN' || !Number.isNaN(n)))) bad(`${path}.doubleValue`, 'must be a number');
+    return { doubleValue: n };
+  }
+  if (o['bytesValue'] !== undefined) return { bytesValue: str(o['bytesValue'], `${path}.bytesValue`) ?? '' };
+  if (o['arrayValue'] !== undefined) {
+    const values = arr(obj(o['arrayValue'], `${path}.arrayValue`)['values'], `${path}.arrayValue.values`);
+    return { arrayValue: { values: values.map((x, i) => jsonAnyValue(x, `${path}.arrayValue.values[${i}]`)) } };
+  }
+  if (o['kvlistValue'] !== undefined) {
+    return { kvlistValue: { values: jsonAttrs(obj(o['kvlistValue'], `${path}.kvlistValue`)['values'], `${path}.kvlistValue.values`) } };
+  }
+  return {};
+}
+
+function jsonAttrs(v: unknown, path: string): KeyValue[] {
+  return arr(v, path).map((kv, i) => {
+    const o = obj(kv, `${path}[${i}]`);
+    return { key: str(o['key'], `${path}[${i}].key`) ?? '', value: jsonAnyValue(o['value'], `${path}[${i}].value`) };
+  });
+}
+
+function jsonResource(v: unknown, path: string): OtlpResource {
+  const o = obj(v, path);
+  const out: OtlpResource = { attributes: jsonAttrs(o['attributes'], `${path}.attributes`) };
+  const dropped = num(o['droppedAttributesCount'], `${path}.droppedAttributesCount`);
+  if (dropped) out.droppedAttributesCount = dropped;
+  return out;
+}
+
+function jsonScope(v: unknown, path: string): OtlpScope {
+  const o = obj(v, path);
+  const out: OtlpScope = {};
+  const name = str(o['name'], `${path}.name`);
+  const version = str(o['version'], `${path}.version`);
+  if (name) out.name = name;
+  if (version) out.version = version;
+  const attrs = jsonAttrs(o['attributes'], `${path}.attributes`);
+  if (attrs.length > 0) out.attributes = attrs;
+  return out;
+}
+
+function jsonSpan(v: unknown, p: string): OtlpSpan {
+  const o = obj(v, p);
+  const out: OtlpSpan = {
+    traceId: hexJson(o['traceId'], `${p}.traceId`),
+    spanId: hexJson(o['spanId'], `${p}.spanId`),
+    name: str(o['name'], `${p}.name`) ?? '',
+    kind: num(o['kind'], `${p}.kind`) ?? 0,
+    startTimeUnixNano: int64Json(o['startTimeUnixNano'], `${p}.startTimeUnixNano`, true),
+    endTimeUnixNano: int64Json(o['endTimeUnixNano'], `${p}.endTimeUnixNano`, true),
+    attributes: jsonAttrs(o['attributes'], `${p}.attributes`),
+  };
+  const parent = hexJson(o['parentSpanId'], `${p}.parentSpanId`);
+  if (parent !== '') out.parentSpanId = parent;
+  const ts = str(o['traceState'], `${p}.traceState`);
+  if (ts) out.traceState = ts;
+  const events = arr(o['events'], `${p}.events`).map((e, i) => {
+    const eo = obj(e, `${p}.events[${i}]`);
+    return {
+      timeUnixNano: int64Json(eo['timeUnixNano'], `${p}.events[${i}].timeUnixNano`, true),
+      name: str(eo['name'], `${p}.events[${i}].name`) ?? '',
+      attributes: jsonAttrs(eo['attributes'], `${p}.events[${i}].attributes`),
+    };
+  });
+  if (events.length > 0) out.events = events;
+  const links = arr(o['links'], `${p}.links`).map((l, i) => {
+    const lo = obj(l, `${p}.links[${i}]`);
+    return {
+      traceId: hexJson(lo['traceId'], `${p}.links[${i}].traceId`),
+      spanId: hexJson(lo['spanId'], `${p}.links[${i}].spanId`),
+      attributes: jsonAttrs(lo['attributes'], `${p}.links[${i}].attributes`),
+    };
+  });
+  if (links.length > 0) out.links = links;
+  if (o['status'] !== undefined && o['status'] !== null) {
+    const so = obj(o['status'], `${p}.status`);
+    const message = str(so['message'], `${p}.status.message`);
+    out.status = { code: num(so['code'], `${p}.status.code`) ?? 0, ...(message ? { message } : {}) };
+  }
+  return out;
+}
+
+function jsonLog(v: unknown, p: string): OtlpLogRecord {
+  const o = obj(v, p);
+  const out: OtlpLogRecord = {
+    timeUnixNano: int64Json(o['timeUnixNano'], `${p}.timeUnixNano`, true),
+    observedTimeUnixNano: int64Json(o['observedTimeUnixNano'], `${p}.observedTimeUnixNano`, true),
+    severityNumber: num(o['severityNumber'], `${p}.severityNumber`) ?? 0,
+    attributes: jsonAttrs(o['attributes'], `${p}.attributes`),
+  };
+  const sevText = str(o['severityText'], `${p}.severityText`);
+  if (sevText) out.severityText = sevText;
+  if (o['body'] !== undefined && o['body'] !== null) out.body = jsonAnyValue(o['body'], `${p}.body`);
+  const traceId = hexJson(o['traceId'], `${p}.traceId`);
+  const spanId = hexJson(o['spanId'], `${p}.spanId`);
+  if (traceId !== '') out.traceId = traceId;
+  if (spanId !== '') out.spanId = spanId;
+  const flags = num(o['flags'], `${p}.flags`);
+  if (flags) out.flags = flags;
+  const eventName = str(o['eventName'], `${p}.eventName`);
+  if (eventName) out.eventName = eventName;
+  return out;
+}
+
+function parseJson(body: Uint8Array): Obj {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch (err) {
+    throw new DecodeError(`body is not valid JSON: ${(err as Error).message}`, err);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DecodeError('body must be a JSON object (an OTLP Export*ServiceRequest)');
+  return v as Obj;
+}
+
+/**
+ * Decode an OTLP/JSON ExportTraceServiceRequest (UTF-8 bytes).
+ * Unknown fields are ignored (spec: receivers MUST ignore unknown names).
+ * @throws DecodeError (400) for invalid JSON or wrongly typed fields, naming the path.
+ */
+export function decodeTracesJson(body: Uint8Array): DecodedTraces {
+  const root = parseJson(body);
+  return {
+    resourceSpans: arr(root['resourceSpans'], 'resourceSpans').map((rs, i) => {
+      const p = `resourceSpans[${i}]`;
+      const o = obj(rs, p);
+      return {
+        resource: jsonResource(o['resource'], `${p}.resource`),
+        scopeSpans: arr(o['scopeSpans'], `${p}.scopeSpans`).map((ss, j) => {
+          const so = obj(ss, `${p}.scopeSpans[${j}]`);
+          return {
+            scope: jsonScope(so['scope'], `${p}.scopeSpans[${j}].scope`),
+            spans: arr(so['spans'], `${p}.scopeSpans[${j}].spans`).map((s, k) => jsonSpan(s, `${p}.scopeSpans[${j}].spans[${k}]`)),
+          };
+        }),
+      };
+    }),
+  };
+}
+
+/**
+ * Decode an OTLP/JSON ExportLogsServiceRequest (UTF-8 bytes).
+ * @throws DecodeError (400) for invalid JSON or wrongly typed fields, naming the path.
+ */
+export function decodeLogsJson(body: Uint8Array): DecodedLogs {
+  const root = parseJson(body);
+  return {
+    resourceLogs: arr(root['resourceLogs'], 'resourceLogs').map((rl, i) => {
+      const p = `resourceLogs[${i}]`;
+      const o = obj(rl, p);
+      return {
+        resource: jsonResource(o['resource'], `${p}.resource`),
+        scopeLogs: arr(o['scopeLogs'], `${p}.scopeLogs`).map((sl, j) => {
+          const so = obj(sl, `${p}.scopeLogs[${j}]`);
+          return {
+            scope: jsonScope(so['scope'], `${p}.scopeLogs[${j}].scope`),
+            logRecords: arr(so['logRecords'], `${p}.scopeLogs[${j}].logRecords`).map((r, k) => jsonLog(r, `${p}.scopeLogs[${j}].logRecords[${k}]`)),
+          };
+        }),
+      };
+    }),
+  };
+}

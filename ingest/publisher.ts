@@ -1,0 +1,195 @@
+/**
+ * Publishers: where accepted envelopes go.
+ *
+ * {@link createKafkaPublisher}: a kafkajs producer with acks = -1 (all in-sync
+ * replicas), GZIP compression and linger batching — `publish` calls arriving
+ * within `lingerMs` share one `producer.sendBatch`; each call's promise settles
+ * only when the batch holding its messages was acknowledged (or failed). The
+ * queue is bounded (messages and bytes, counted until acknowledged); a full
+ * queue throws OverloadedError (429). Any Kafka failure rejects with
+ * KafkaUnavailableError (503, retryable). A failed connect is forgotten, so the
+ * next publish connects again: the publisher recovers when the broker returns.
+ *
+ * Idempotence is off (kafkajs' idempotent producer would require
+ * maxInFlightRequests = 1); a retried send may therefore duplicate messages,
+ * which OTLP accepts ("Duplicate Data" in the OTLP spec).
+ *
+ * {@link createInProcessPublisher}: hands envelopes to a function (embedded
+ * mode without Kafka).
+ */
+import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import { KafkaUnavailableError, OverloadedError, VigilError } from '../platform/errors.js';
+import type { Logger } from '../platform/logger.js';
+import type { Envelope } from '../schemas/envelope.js';
+import { envelopeMessage } from './envelopes.js';
+
+export type EnvelopeKind = 'spans' | 'logs';
+
+/** Destination of accepted envelopes. */
+export interface Publisher {
+  /**
+   * Durably hand over `envelopes` (all of one kind).
+   * Resolves once every message is acknowledged; nothing is partially accepted
+   * from the caller's point of view (a retry may duplicate).
+   * @throws OverloadedError (429) when the queue is full;
+   *   KafkaUnavailableError (503) when Kafka did not acknowledge.
+   */
+  publish(kind: EnvelopeKind, envelopes: Envelope[]): Promise<void>;
+  /** Flush what is queued, then disconnect. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createKafkaPublisher}. */
+export interface KafkaPublisherOptions {
+  kafka: Kafka;
+  topics: { spans: string; logs: string };
+  /** How long to collect publishes before one sendBatch, ms (0 = next tick). */
+  lingerMs: number;
+  log: Logger;
+  /** Queue bound in messages (queued + in flight). Default 50 000. */
+  maxQueuedMessages?: number;
+  /** Queue bound in bytes of message values (queued + in flight). Default 64 MiB. */
+  maxQueuedBytes?: number;
+  /** Broker ack timeout per sendBatch, ms. Default 10 000. */
+  ackTimeoutMs?: number;
+  /** Retry-After hint on KafkaUnavailableError, seconds. Default 5. */
+  retryAfterSeconds?: number;
+}
+
+interface Pending {
+  kind: EnvelopeKind;
+  messages: Message[];
+  bytes: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Create the Kafka publisher. Connects lazily on the first publish; `connect()`
+ * may be awaited at start-up to fail fast (it rejects with kafkajs' error).
+ */
+export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & { connect(): Promise<void> } {
+  const log = opts.log.child({ component: 'publisher' });
+  const maxMessages = opts.maxQueuedMessages ?? 50_000;
+  const maxBytes = opts.maxQueuedBytes ?? 64 * 1024 * 1024;
+  const ackTimeout = opts.ackTimeoutMs ?? 10_000;
+  const retryAfter = opts.retryAfterSeconds ?? 5;
+  const producer: Producer = opts.kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+    idempotent: false,
+    // Fail fast: the HTTP client retries on 503, not us while it waits.
+    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+  });
+
+  let connecting: Promise<void> | null = null;
+  let queue: Pending[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  let queuedMessages = 0;
+  let queuedBytes = 0;
+  let closed = false;
+  const inFlight = new Set<Promise<void>>();
+
+  producer.on(producer.events.DISCONNECT, () => {
+    connecting = null;
+  });
+
+  function connect(): Promise<void> {
+    connecting ??= producer.connect().catch((err: unknown) => {
+      connecting = null; // forget the failure: the next publish tries again
+      throw err;
+    });
+    return connecting;
+  }
+
+  function unavailable(err: unknown): VigilError {
+    if (err instanceof VigilError) return err;
+    return new KafkaUnavailableError(`Kafka did not acknowledge the batch: ${(err as Error).message}`, err, retryAfter);
+  }
+
+  async function flush(): Promise<void> {
+    timer = null;
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    const byTopic = new Map<string, Message[]>();
+    for (const p of batch) {
+      const topic = opts.topics[p.kind];
+      const list = byTopic.get(topic);
+      if (list === undefined) byTopic.set(topic, [...p.messages]);
+      else list.push(...p.messages);
+    }
+    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    try {
+      await connect();
+      await producer.sendBatch({ topicMessages, acks: -1, timeout: ackTimeout, compression: CompressionTypes.GZIP });
+      for (const p of batch) p.resolve();
+    } catch (err) {
+      const mapped = unavailable(err);
+      log.warn({ err, messages: batch.reduce((n, p) => n + p.messages.length, 0) }, 'Kafka batch failed');
+      for (const p of batch) p.reject(mapped);
+    } finally {
+      for (const p of batch) {
+        queuedMessages -= p.messages.length;
+        queuedBytes -= p.bytes;
+      }
+    }
+  }
+
+  function schedule(): void {
+    if (timer !== null) return;
+    timer = setTimeout(() => {
+      const run = flush();
+      inFlight.add(run);
+      void run.finally(() => inFlight.delete(run));
+    }, opts.lingerMs);
+  }
+
+  return {
+    connect,
+    publish(kind, envelopes) {
+      if (closed) return Promise.reject(new VigilError('VIGIL_ERR_SHUTTING_DOWN', 'ingest is shutting down', { retryAfterSeconds: 5 }));
+      if (envelopes.length === 0) return Promise.resolve();
+      const messages: Message[] = envelopes.map((e) => envelopeMessage(e));
+      const bytes = messages.reduce((n, m) => n + Buffer.byteLength(m.value as string), 0);
+      if (queuedMessages + messages.length > maxMessages || queuedBytes + bytes > maxBytes) {
+        return Promise.reject(
+          new OverloadedError(`Kafka publish queue is full (${queuedMessages} messages, ${queuedBytes} bytes queued); retry later`),
+        );
+      }
+      queuedMessages += messages.length;
+      queuedBytes += bytes;
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ kind, messages, bytes, resolve, reject });
+        schedule();
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer !== null) {
+        clearTimeout(timer);
+        await flush();
+      }
+      await Promise.allSettled([...inFlight]);
+      await producer.disconnect().catch((err: unknown) => log.warn({ err }, 'producer disconnect failed'));
+    },
+  };
+}
+
+/**
+ * A publisher calling `handler` directly (embedded mode, no Kafka). Errors of
+ * the handler propagate to the caller unchanged.
+ */
+export function createInProcessPublisher(handler: (kind: EnvelopeKind, envelopes: Envelope[]) => Promise<void>): Publisher {
+  let closed = false;
+  return {
+    async publish(kind, envelopes) {
+      if (closed) throw new VigilError('VIGIL_ERR_SHUTTING_DOWN', 'ingest is shutting down', { retryAfterSeconds: 5 });
+      if (envelopes.length > 0) await handler(kind, envelopes);
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}
