@@ -35,11 +35,14 @@ type Common = LatencyQuery | CostQuery;
 /** Aligned window in epoch seconds plus WHERE fragments and params shared by both routes. */
 function prepare(tenant: string, q: Common) {
   const win = resolveWindow(q.from, q.to);
-  const fromSec = Math.floor(Number(win.from / 1_000_000_000n) / q.step) * q.step;
+  const rawFrom = Number(win.from / 1_000_000_000n);
   const toSec = Math.ceil(Number((win.to + 999_999_999n) / 1_000_000_000n) / 60) * 60;
-  const buckets = Math.ceil((toSec - fromSec) / q.step);
+  const bucketsFor = (step: number): number => Math.ceil((toSec - Math.floor(rawFrom / step) * step) / step);
+  const fromSec = Math.floor(rawFrom / q.step) * q.step;
+  const buckets = bucketsFor(q.step);
   if (buckets > MAX_BUCKETS) {
-    const minStep = Math.ceil((toSec - fromSec) / MAX_BUCKETS / 60) * 60;
+    let minStep = Math.ceil((toSec - rawFrom) / MAX_BUCKETS / 60) * 60;
+    while (bucketsFor(minStep) > MAX_BUCKETS) minStep += 60;
     throw new ValidationError(
       'step',
       `${buckets} buckets exceed the limit of ${MAX_BUCKETS}; use step=${minStep} or larger, or narrow from/to`,
