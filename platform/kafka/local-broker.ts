@@ -260,6 +260,7 @@ export async function startLocalKafka(opts: LocalKafkaOptions): Promise<LocalKaf
     if (exited === undefined) child.kill('SIGKILL');
   };
   process.on('exit', killOnExit);
+  const watchdog = startWatchdog(pid);
 
   const brokers = [`127.0.0.1:${port}`];
   let stopping: Promise<void> | undefined;
@@ -277,6 +278,7 @@ export async function startLocalKafka(opts: LocalKafkaOptions): Promise<LocalKaf
         clearTimeout(timer);
       }
       process.removeListener('exit', killOnExit);
+      watchdog?.kill('SIGKILL');
       log.info({ pid, ...exited }, 'local Kafka stopped');
     })();
     return stopping;
@@ -297,6 +299,52 @@ export async function startLocalKafka(opts: LocalKafkaOptions): Promise<LocalKaf
   }
   log.info({ brokers, pid, version: opts.version, dataDir, ms: Date.now() - started }, 'local Kafka ready');
   return { brokers, pid, stop };
+}
+
+/**
+ * 'exit' handlers do not run when Node dies of a signal (Ctrl-C without a
+ * handler, SIGTERM, SIGKILL). A tiny `sh` watchdog holds a pipe from this
+ * process; when the pipe closes (this process is gone) it SIGTERMs the JVM,
+ * then SIGKILLs it 15 s later. `stop()` kills the watchdog first.
+ */
+function startWatchdog(jvmPid: number): ChildProcess | undefined {
+  try {
+    const script =
+      'while read -r _; do :; done; kill -TERM "$1" 2>/dev/null || exit 0; ' +
+      'i=0; while kill -0 "$1" 2>/dev/null && [ $i -lt 15 ]; do sleep 1; i=$((i+1)); done; kill -KILL "$1" 2>/dev/null; exit 0';
+    const wd = spawn('sh', ['-c', script, 'vigil-kafka-watchdog', String(jvmPid)], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    wd.on('error', () => undefined);
+    wd.unref();
+    (wd.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    return wd;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Make the broker create `__consumer_offsets` now (FindCoordinator does), so
+ * the first consumer group does not log GROUP_COORDINATOR_NOT_AVAILABLE.
+ * Best effort: a failure here is left for the first real consumer to retry.
+ */
+async function warmUpGroupCoordinator(brokers: string[]): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'vigil-local-kafka-probe',
+    brokers,
+    logLevel: KafkaLogLevel.NOTHING,
+    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.describeGroups(['vigil-local-kafka-warmup']);
+  } catch {
+    // ignored, see above
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }
 
 /** Poll until a kafkajs admin describes a cluster with ≥ 1 broker; fail fast if the JVM exits. */
@@ -321,7 +369,10 @@ async function waitReady(
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();
-      if (cluster.brokers.length > 0 && cluster.controller !== null) return;
+      if (cluster.brokers.length > 0 && cluster.controller !== null) {
+        await warmUpGroupCoordinator(brokers);
+        return;
+      }
       last = 'cluster has no brokers/controller yet';
     } catch (err) {
       last = (err as Error).message;

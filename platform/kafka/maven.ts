@@ -12,6 +12,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Logger } from '../logger.js';
 import { VigilError } from '../errors.js';
@@ -23,6 +24,25 @@ const LOGGING_DEPS = [
   { groupId: 'org.slf4j', artifactId: 'slf4j-reload4j', version: '1.7.36' },
   { groupId: 'ch.qos.reload4j', artifactId: 'reload4j', version: '1.2.25' },
 ];
+
+/**
+ * The project cache directory, `<repo>/.cache/vigil`, where `<repo>` is the
+ * nearest ancestor of this module holding a package.json (works from the
+ * sources under tsx and from a compiled dist/).
+ */
+export function defaultCacheDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && !dir.endsWith(`${path.sep}dist`)) break;
+    const parent = path.dirname(dir);
+    if (parent === dir) {
+      dir = process.cwd();
+      break;
+    }
+    dir = parent;
+  }
+  return path.join(dir, '.cache', 'vigil');
+}
 
 /** Where the jars of one Kafka version live. */
 export interface KafkaJars {

@@ -1,0 +1,66 @@
+import { Partitioners, type Consumer, type Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafka } from '../../platform/kafka/client.js';
+import { ensureTopics } from '../../platform/kafka/topics.js';
+import { createLogger } from '../../platform/logger.js';
+import { kafkaBrokers, uniqueName } from '../support/harness.js';
+
+const log = createLogger('warn');
+
+describe('local Kafka broker (harness)', () => {
+  const kafka = createKafka({ brokers: kafkaBrokers(), clientId: 'vigil-test', log });
+  const topic = uniqueName('kafka_local');
+  let producer: Producer;
+  let consumer: Consumer | undefined;
+
+  beforeAll(async () => {
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    await producer.connect();
+  });
+
+  afterAll(async () => {
+    await consumer?.disconnect();
+    await producer.disconnect();
+  });
+
+  it('ensureTopics creates once and is idempotent', async () => {
+    expect(await ensureTopics(kafka, { topics: [topic], partitions: 3, replication: 1 })).toEqual([topic]);
+    expect(await ensureTopics(kafka, { topics: [topic, topic], partitions: 3, replication: 1 })).toEqual([]);
+    const admin = kafka.admin();
+    await admin.connect();
+    const md = await admin.fetchTopicMetadata({ topics: [topic] });
+    await admin.disconnect();
+    expect(md.topics[0]?.partitions).toHaveLength(3);
+  });
+
+  it('round-trips messages with acks=-1', async () => {
+    const sent = Array.from({ length: 10 }, (_, i) => ({
+      key: `k${i % 4}`,
+      value: JSON.stringify({ i, text: `payload-${i}`, utf8: 'żółw ✓' }),
+      headers: { seq: String(i) },
+    }));
+    const res = await producer.send({ topic, acks: -1, messages: sent });
+    expect(res.every((r) => r.errorCode === 0)).toBe(true);
+
+    consumer = kafka.consumer({ groupId: uniqueName('kafka_local_group') });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const received: { key: string; value: string; seq: string }[] = [];
+    const done = new Promise<void>((resolve) => {
+      void consumer!.run({
+        eachMessage: async ({ message }) => {
+          received.push({
+            key: message.key?.toString() ?? '',
+            value: message.value?.toString() ?? '',
+            seq: message.headers?.seq?.toString() ?? '',
+          });
+          if (received.length >= sent.length) resolve();
+        },
+      });
+    });
+    await done;
+
+    const bySeq = (a: { seq: string }, b: { seq: string }): number => Number(a.seq) - Number(b.seq);
+    expect(received.sort(bySeq)).toEqual(sent.map((m) => ({ key: m.key, value: m.value, seq: m.headers.seq })));
+  });
+});
