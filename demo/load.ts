@@ -1,7 +1,7 @@
 /**
  * Load generator for the demo service: one request at a time, a random pause
- * of `minDelayMs..maxDelayMs` (default 200..500 ms) between requests, a mix of
- * routes, bounded by `maxRequests` and stopped by `stop()` or an AbortSignal.
+ * of `minDelayMs..maxDelayMs` (default 200..500 ms) between requests, a fixed
+ * cyclic mix of routes, bounded by `maxRequests` and stopped by `stop()` or an AbortSignal.
  *
  * Runs inside the instrumented demo process; its own outgoing requests are
  * made with tracing suppressed, so the demo's traces start at the service's
@@ -55,15 +55,26 @@ const PROMPTS = [
   'What is your refund policy?',
 ];
 
-/** One request of the mix: 45% order lookup (some 404), 35% chat, 10% error, 10% health. */
-function pick(rnd: number, n: number): { method: string; path: string; body?: string } {
-  if (rnd < 0.45) return { method: 'GET', path: `/orders/${1 + (n % 23)}` }; // ids 21..23 are 404
-  if (rnd < 0.8) {
-    const prompt = PROMPTS[n % PROMPTS.length];
-    return { method: 'POST', path: '/chat', body: JSON.stringify({ prompt }) };
+/**
+ * Fixed 20-step cycle of the mix (deterministic, so every route shows up in
+ * any 20 consecutive requests): 9 order lookups (ids 21..23 are 404s),
+ * 7 chats, 2 errors, 2 health checks.
+ */
+const CYCLE = ['order', 'chat', 'order', 'health', 'chat', 'order', 'error', 'chat', 'order', 'chat',
+  'order', 'order', 'chat', 'health', 'order', 'chat', 'error', 'order', 'chat', 'order'] as const;
+
+/** The n-th request of the mix. */
+function pick(n: number): { method: string; path: string; body?: string } {
+  switch (CYCLE[n % CYCLE.length]) {
+    case 'order':
+      return { method: 'GET', path: `/orders/${1 + (n % 23)}` };
+    case 'chat':
+      return { method: 'POST', path: '/chat', body: JSON.stringify({ prompt: PROMPTS[n % PROMPTS.length] }) };
+    case 'error':
+      return { method: 'GET', path: '/error' };
+    default:
+      return { method: 'GET', path: '/healthz' };
   }
-  if (rnd < 0.9) return { method: 'GET', path: '/error' };
-  return { method: 'GET', path: '/healthz' };
 }
 
 /** Start the loop; the first request is sent immediately. */
@@ -78,7 +89,7 @@ export function startLoad(opts: LoadOptions): Load {
   const done = (async () => {
     for (let n = 0; !stopper.signal.aborted; n++) {
       if (opts.maxRequests !== undefined && n >= opts.maxRequests) break;
-      const { method, path, body } = pick(Math.random(), n);
+      const { method, path, body } = pick(n);
       const user = USERS[n % USERS.length] ?? 'user-anon';
       try {
         const res = await context.with(suppressTracing(context.active()), () =>
