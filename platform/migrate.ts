@@ -16,11 +16,11 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import type { ClickHouseHandle } from './clickhouse.js';
 import { VigilError } from './errors.js';
 import type { Logger } from './logger.js';
+import { packageRoot } from './paths.js';
 
 /** One migration file read from disk. */
 export interface MigrationFile {
@@ -42,22 +42,9 @@ const FILE_RE = /^(\d{4})_[A-Za-z0-9_-]+\.sql$/;
 const PG_LOCK_KEY = 0x7669_6769_6c6d_6967n;
 
 /**
- * Directory of the package root (the nearest ancestor of this module holding a
- * package.json): works from source (platform/) and the build (dist/platform/).
+ * Default migrations directory for `kind`: `<package root>/migrations/<kind>`
+ * (same from source and from dist/, see platform/paths.ts).
  */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'migrations'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) {
-      throw new VigilError('VIGIL_ERR_MIGRATION_FAILED', `cannot find the migrations directory above ${fileURLToPath(import.meta.url)}`);
-    }
-    dir = parent;
-  }
-}
-
-/** Default migrations directory for `kind` (`<package root>/migrations/<kind>`). */
 export function migrationsDir(kind: 'clickhouse' | 'postgres'): string {
   return path.join(packageRoot(), 'migrations', kind);
 }
