@@ -15,12 +15,17 @@ const ISO_RE =
 /**
  * Parse a time parameter to ns since the Unix epoch.
  * @param s ISO-8601 with a zone (`2026-01-01T10:00:00.123456789Z`, up to ns precision)
- *   or epoch milliseconds (`1767261600000`, may be fractional).
+ *   or epoch milliseconds (`1767261600000`, may be fractional; values before 1973-03-03,
+ *   i.e. < 1e11, are refused as probable epoch seconds).
  * @returns bigint ns, or undefined when `s` is neither form.
  */
 export function parseTimeNs(s: string): bigint | undefined {
   const t = s.trim();
-  if (/^\d{1,16}(\.\d+)?$/.test(t)) return msToNs(Number(t));
+  if (/^\d{1,16}(\.\d+)?$/.test(t)) {
+    const ms = Number(t);
+    // Epoch seconds passed by mistake land in 1970; refuse rather than silently return nothing.
+    return ms < 100_000_000_000 ? undefined : msToNs(ms);
+  }
   const m = ISO_RE.exec(t);
   if (!m) return undefined;
   const hms = m[2]!.length === 5 ? `${m[2]}:00` : m[2]!;
@@ -44,7 +49,7 @@ export const timeParam = z
     if (ns === undefined) {
       ctx.addIssue({
         code: 'custom',
-        message: `expected ISO-8601 with a zone (2026-01-01T00:00:00Z) or epoch milliseconds, got ${JSON.stringify(s)}`,
+        message: `expected ISO-8601 with a zone (2026-01-01T00:00:00Z) or epoch milliseconds (13 digits, not seconds), got ${JSON.stringify(s)}`,
       });
       return z.NEVER;
     }

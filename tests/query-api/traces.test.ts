@@ -130,6 +130,7 @@ describe('GET /api/v1/traces', () => {
       ['limit=abc', 'limit'],
       ['status=bad', 'status'],
       ['from=yesterday', 'from'],
+      ['from=1767225600', 'from'], // epoch seconds, not ms
       ['min_duration_ms=-1', 'min_duration_ms'],
       ['cursor=notacursor', 'cursor'],
       ['serivce=api', 'serivce'],
