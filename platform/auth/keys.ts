@@ -183,6 +183,9 @@ function cacheFor(pool: pg.Pool): PositiveCache {
   return c;
 }
 
+/** Verifications in progress per pool, so a burst with one new key runs scrypt once. */
+const inflight = new WeakMap<pg.Pool, Map<string, Promise<{ projectId: string } | null>>>();
+
 /**
  * Resolve a key to its project.
  * @returns `{ projectId }`, or null for a malformed, unknown, wrong-secret or
@@ -198,6 +201,29 @@ export async function verifyApiKey(pool: pg.Pool, key: string): Promise<{ projec
   const hit = cache.get(cacheKey, now);
   if (hit !== undefined) return { projectId: hit };
 
+  let running = inflight.get(pool);
+  if (running === undefined) {
+    running = new Map();
+    inflight.set(pool, running);
+  }
+  const pending = running.get(cacheKey);
+  if (pending !== undefined) return pending;
+  const task = verifyUncached(pool, parsed, cache, cacheKey);
+  running.set(cacheKey, task);
+  const map = running;
+  try {
+    return await task;
+  } finally {
+    map.delete(cacheKey);
+  }
+}
+
+async function verifyUncached(
+  pool: pg.Pool,
+  parsed: { keyId: string; secret: string },
+  cache: PositiveCache,
+  cacheKey: string,
+): Promise<{ projectId: string } | null> {
   let row: KeyRow | undefined;
   try {
     row = await findKey(pool, parsed.keyId);
@@ -211,7 +237,7 @@ export async function verifyApiKey(pool: pg.Pool, key: string): Promise<{ projec
   } catch (err) {
     throw pgUnavailable(err);
   }
-  cache.set(cacheKey, parsed.keyId, row.project_id, now);
+  cache.set(cacheKey, parsed.keyId, row.project_id, Date.now());
   return { projectId: row.project_id };
 }
 

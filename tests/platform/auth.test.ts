@@ -52,6 +52,10 @@ describe('API keys', () => {
     expect(await verifyApiKey(pool, created.key)).toEqual({ projectId: 'proj-a' });
     // Cached second verification answers the same.
     expect(await verifyApiKey(pool, created.key)).toEqual({ projectId: 'proj-a' });
+    // A concurrent burst on a cold cache (shared in-flight verification) agrees too.
+    clearKeyCache(pool);
+    const burst = await Promise.all(Array.from({ length: 20 }, () => verifyApiKey(pool, created.key)));
+    expect(burst).toEqual(Array.from({ length: 20 }, () => ({ projectId: 'proj-a' })));
     const project = await pool.query('SELECT id, name FROM projects WHERE id = $1', ['proj-a']);
     expect(project.rows).toEqual([{ id: 'proj-a', name: 'proj-a' }]);
     const used = await pool.query('SELECT last_used_at FROM api_keys WHERE key_id = $1', [created.keyId]);
