@@ -24,7 +24,7 @@ import { traceRoutes } from './routes/traces.js';
 export type { KeyVerifier };
 
 export interface QueryAppOptions {
-  /** pino logger (a child `{ component: 'query-api' }` is derived). */
+  /** pino logger, used as the Fastify logger as is (pass a child, e.g. { component: 'query-api' }). */
   log: Logger;
   clickhouse: ClickHouseHandle;
   /** Resolves Bearer API keys to tenants (project ids). */
@@ -39,7 +39,7 @@ export interface QueryAppOptions {
  */
 export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
   const app = Fastify({
-    loggerInstance: opts.log.child({ component: 'query-api' }),
+    loggerInstance: opts.log,
     routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as FastifyInstance;
   // Validation is done with zod in handlers; schemas are documentation only.

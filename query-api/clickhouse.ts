@@ -6,8 +6,11 @@
 import type { ClickHouseHandle } from '../platform/clickhouse.js';
 import { VigilError } from '../platform/errors.js';
 
+/** Server-side time limit of one API query, seconds (ClickHouse max_execution_time). */
+export const QUERY_TIMEOUT_SECONDS = 30;
+
 /**
- * Run a SELECT and return its rows.
+ * Run a SELECT and return its rows (at most {@link QUERY_TIMEOUT_SECONDS} of server time).
  * @param ch the ClickHouse handle.
  * @param query SQL with `{name:Type}` placeholders (and `{db:Identifier}`).
  * @param params values for the placeholders (db is added).
@@ -24,6 +27,7 @@ export async function selectRows<T>(
       query,
       format: 'JSONEachRow',
       query_params: { db: ch.database, ...params },
+      clickhouse_settings: { max_execution_time: QUERY_TIMEOUT_SECONDS },
     });
     return await rs.json<T>();
   } catch (err) {
