@@ -91,6 +91,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** True when 127.0.0.1:`port` can be bound right now. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
 /** A random Kafka cluster id: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints). */
 export function randomClusterId(): string {
   return crypto.randomBytes(16).toString('base64url');
@@ -228,6 +238,9 @@ export async function startLocalKafka(opts: LocalKafkaOptions): Promise<LocalKaf
   fs.mkdirSync(logDir, { recursive: true });
   fs.mkdirSync(logsDir, { recursive: true });
   const port = opts.port !== undefined && opts.port > 0 ? opts.port : await freePort();
+  if (!(await portIsFree(port))) {
+    throw new VigilError('VIGIL_ERR_KAFKA_LOCAL', `cannot start the local Kafka broker: 127.0.0.1:${port} is already in use`);
+  }
   const ctrlPort = await freePort();
   const propsFile = path.join(dataDir, 'server.properties');
   const log4jFile = path.join(dataDir, 'log4j.properties');
@@ -284,8 +297,22 @@ export async function startLocalKafka(opts: LocalKafkaOptions): Promise<LocalKaf
     return stopping;
   };
 
-  const describeLogs = (): string =>
-    `\n--- ${serverLog} (tail) ---\n${tail(serverLog)}\n--- ${stdoutLog} (tail) ---\n${tail(stdoutLog, 20)}`;
+  const describeLogs = (): string => {
+    const recent = tail(serverLog, 400).split('\n');
+    // Each ERROR/FATAL line plus the exception line that follows it, if any.
+    const errors = recent
+      .flatMap((l, i) => {
+        if (!/ (ERROR|FATAL) /.test(l)) return [];
+        const next = recent[i + 1];
+        return next !== undefined && !next.startsWith('[') ? [l, next] : [l];
+      })
+      .slice(-12);
+    return (
+      (errors.length > 0 ? `\n--- ERROR lines of ${serverLog} ---\n${errors.join('\n')}` : '') +
+      `\n--- ${serverLog} (tail) ---\n${recent.slice(-20).join('\n')}` +
+      `\n--- ${stdoutLog} (tail) ---\n${tail(stdoutLog, 20)}`
+    );
+  };
   try {
     await waitReady(brokers, opts.readyTimeoutMs ?? 120_000, () => exited);
   } catch (err) {

@@ -4,7 +4,7 @@
  * Central with the system `mvn`, into a per-version cache directory.
  *
  * Layout under `cacheDir`:
- * - `kafka-<version>/pom.xml`   the tiny pom Maven resolves
+ * - `kafka-<version>/pom.xml`   the tiny pom Maven resolves (copy; each resolve works in `.resolve-*`)
  * - `kafka-<version>/libs/*.jar` the broker classpath
  * - `kafka-<version>/.complete` marker written after a successful resolve
  * - `m2/`                        Maven's local repository (kept, so re-resolves are offline-fast)
@@ -98,42 +98,76 @@ export async function resolveKafkaJars(opts: {
   const marker = path.join(home, '.complete');
   const result = { home, libsDir, classpath: path.join(libsDir, '*') };
   if (fs.existsSync(marker)) return { ...result, cached: true };
+  // libs/ only ever appears through an atomic rename of a complete download
+  // (possibly by a concurrent process that has not written the marker yet).
+  if (hasKafkaJar(libsDir, opts.version)) {
+    writeMarker(marker, libsDir);
+    return { ...result, cached: true };
+  }
 
   fs.mkdirSync(home, { recursive: true });
-  // A partial previous attempt may have left a subset of jars: start clean.
-  fs.rmSync(libsDir, { recursive: true, force: true });
-  fs.writeFileSync(path.join(home, 'pom.xml'), pomXml(opts.version));
+  // Each attempt works in its own directory, so concurrent resolvers (e.g. the
+  // CLI and the test harness) never see each other's partial downloads.
+  const work = fs.mkdtempSync(path.join(home, '.resolve-'));
+  const workLibs = path.join(work, 'libs');
+  const pom = path.join(work, 'pom.xml');
+  fs.writeFileSync(pom, pomXml(opts.version));
+  fs.copyFileSync(pom, path.join(home, 'pom.xml'));
   const started = Date.now();
   opts.log.info({ version: opts.version, libsDir }, 'resolving Kafka broker jars from Maven Central');
   try {
-    await execFileAsync(
-      'mvn',
-      [
-        '-q',
-        '-B',
-        '-f',
-        path.join(home, 'pom.xml'),
-        `-Dmaven.repo.local=${path.join(cacheDir, 'm2')}`,
-        'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies',
-        '-DincludeScope=runtime',
-        `-DoutputDirectory=${libsDir}`,
-      ],
-      { cwd: home, maxBuffer: 32 * 1024 * 1024, timeout: 15 * 60_000 },
-    );
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    const tail = `${e.stdout ?? ''}\n${e.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
-    throw new VigilError(
-      'VIGIL_ERR_KAFKA_LOCAL',
-      `Maven could not resolve org.apache.kafka:kafka_2.13:${opts.version} (is Maven Central reachable?):\n${tail || e.message}`,
-      { cause: err },
-    );
+    try {
+      await execFileAsync(
+        'mvn',
+        [
+          '-q',
+          '-B',
+          '-f',
+          pom,
+          `-Dmaven.repo.local=${path.join(cacheDir, 'm2')}`,
+          'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies',
+          '-DincludeScope=runtime',
+          `-DoutputDirectory=${workLibs}`,
+        ],
+        { cwd: work, maxBuffer: 32 * 1024 * 1024, timeout: 15 * 60_000 },
+      );
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string; message: string };
+      const tail = `${e.stdout ?? ''}\n${e.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
+      throw new VigilError(
+        'VIGIL_ERR_KAFKA_LOCAL',
+        `Maven could not resolve org.apache.kafka:kafka_2.13:${opts.version} (is Maven Central reachable? is mvn on PATH?):\n${tail || e.message}`,
+        { cause: err },
+      );
+    }
+    if (!hasKafkaJar(workLibs, opts.version)) {
+      throw new VigilError('VIGIL_ERR_KAFKA_LOCAL', `Maven finished but produced no kafka_2.13-${opts.version}.jar`);
+    }
+    try {
+      fs.renameSync(workLibs, libsDir);
+    } catch (err) {
+      // Another process finished first (libs/ exists and is complete): use theirs.
+      if (!hasKafkaJar(libsDir, opts.version)) throw err;
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
   }
-  const jars = fs.readdirSync(libsDir).filter((f) => f.endsWith('.jar'));
-  if (!jars.some((j) => j.startsWith(`kafka_2.13-${opts.version}`))) {
-    throw new VigilError('VIGIL_ERR_KAFKA_LOCAL', `Maven finished but ${libsDir} has no kafka_2.13-${opts.version}.jar`);
-  }
-  fs.writeFileSync(marker, `${new Date().toISOString()} ${jars.length} jars\n`);
-  opts.log.info({ jars: jars.length, ms: Date.now() - started }, 'Kafka broker jars resolved');
+  const jars = writeMarker(marker, libsDir);
+  opts.log.info({ jars, ms: Date.now() - started }, 'Kafka broker jars resolved');
   return { ...result, cached: false };
+}
+
+function hasKafkaJar(dir: string, version: string): boolean {
+  try {
+    return fs.readdirSync(dir).includes(`kafka_2.13-${version}.jar`);
+  } catch {
+    return false;
+  }
+}
+
+/** Write the completion marker; returns the number of jars. */
+function writeMarker(marker: string, libsDir: string): number {
+  const jars = fs.readdirSync(libsDir).filter((f) => f.endsWith('.jar')).length;
+  fs.writeFileSync(marker, `${new Date().toISOString()} ${jars} jars\n`);
+  return jars;
 }
