@@ -12,7 +12,7 @@
  * Retry-After (VIGIL_ERR_OVERLOADED; the OTLP spec allows 429 or 503 for an
  * overloaded server); Kafka not acknowledging → 503 + Retry-After (publisher).
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import underPressure from '@fastify/under-pressure';
 import type { KeyVerifier } from '../platform/auth/keys.js';
 import { VigilError } from '../platform/errors.js';
@@ -42,7 +42,8 @@ export function buildIngestApp(opts: IngestAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.log.child({ component: 'ingest' }),
     bodyLimit: opts.limits.maxBodyBytes,
-    disableRequestLogging: true,
+    // Per-request log lines would dominate at ingest volume; errors are logged where handled.
+    logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as FastifyInstance;
   const budget = new InflightBudget(opts.limits);
   const maxDelay = opts.limits.maxEventLoopDelayMs ?? 1000;

@@ -54,6 +54,12 @@ export interface KafkaPublisherOptions {
   ackTimeoutMs?: number;
   /** Retry-After hint on KafkaUnavailableError, seconds. Default 5. */
   retryAfterSeconds?: number;
+  /**
+   * How long a publish waits for the producer to connect, ms. Default 5 000.
+   * The connect attempt itself continues (kafkajs client retry policy); a
+   * later publish joins it, or starts a new one once it failed.
+   */
+  connectTimeoutMs?: number;
 }
 
 interface Pending {
@@ -74,6 +80,7 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
   const maxBytes = opts.maxQueuedBytes ?? 64 * 1024 * 1024;
   const ackTimeout = opts.ackTimeoutMs ?? 10_000;
   const retryAfter = opts.retryAfterSeconds ?? 5;
+  const connectTimeout = opts.connectTimeoutMs ?? 5_000;
   const producer: Producer = opts.kafka.producer({
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,
@@ -102,6 +109,17 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
     return connecting;
   }
 
+  /** {@link connect}, but give up waiting after `connectTimeout` ms. */
+  function connected(): Promise<void> {
+    let timeout: NodeJS.Timeout | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timeout = setTimeout(() => reject(new Error(`not connected to Kafka within ${connectTimeout} ms`)), connectTimeout);
+    });
+    const attempt = connect();
+    attempt.catch(() => undefined); // observed below or by a later caller
+    return Promise.race([attempt, limit]).finally(() => clearTimeout(timeout));
+  }
+
   function unavailable(err: unknown): VigilError {
     if (err instanceof VigilError) return err;
     return new KafkaUnavailableError(`Kafka did not acknowledge the batch: ${(err as Error).message}`, err, retryAfter);
@@ -121,7 +139,7 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
     }
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     try {
-      await connect();
+      await connected();
       await producer.sendBatch({ topicMessages, acks: -1, timeout: ackTimeout, compression: CompressionTypes.GZIP });
       for (const p of batch) p.resolve();
     } catch (err) {

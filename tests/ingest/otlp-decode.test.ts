@@ -17,7 +17,6 @@ describe('OTLP decoding', () => {
     expect(span.startTimeUnixNano).toBe('1700000000000000000');
     expect(span.attributes).toContainEqual({ key: 'http.status_code', value: { intValue: '200' } });
     expect(span.attributes).toContainEqual({ key: 'blob', value: { bytesValue: Buffer.from('hi').toString('base64') } });
-    expect(fromPb.resourceSpans[0]!.scope).toBeUndefined();
     expect(fromPb.resourceSpans[0]!.scopeSpans[0]!.scope).toEqual({ name: 'test-scope', version: '1.0.0' });
   });
 
