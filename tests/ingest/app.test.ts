@@ -124,6 +124,8 @@ describe('OTLP/HTTP routes', () => {
     expect(res.json().message).toContain("Content-Type 'text/plain' is not supported");
     const br = await app.inject({ method: 'POST', url: '/v1/logs', headers: { ...AUTH, 'content-type': 'application/json', 'content-encoding': 'br' }, payload: '{}' });
     expect(br.statusCode).toBe(415);
+    const none = await app.inject({ method: 'POST', url: '/v1/traces', headers: AUTH, payload: Buffer.from('x') });
+    expect(none.statusCode).toBe(415);
   });
 
   it('missing or unknown API key → 401 Status (before reading the body)', async () => {
