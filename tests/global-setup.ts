@@ -3,8 +3,9 @@
  * file. Starts ONE local Kafka broker (jars cached in `<repo>/.cache/vigil`,
  * broker data in a fresh temp dir) unless KAFKA_BROKERS is set, and ONE
  * embedded Postgres (fresh temp dir, not persistent, user/password `vigil`)
- * unless DATABASE_URL is set. Test files read them with the helpers in
- * tests/support/harness.ts. The returned teardown stops both.
+ * unless DATABASE_URL is set, and a per-run temp root for tempDir(). Test
+ * files read them with the helpers in tests/support/harness.ts. The returned
+ * teardown stops both servers and deletes the temp root.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -56,6 +57,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     console.info(`[vigil tests] embedded Postgres at 127.0.0.1:${server.port} (ready in ${Date.now() - t0} ms)`);
     return server.url;
   };
+
+  // Root of every tempDir() of this run (test workers may be killed before their exit hooks run).
+  const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-test-run-'));
+  fs.chmodSync(tempRoot, 0o711);
+  stops.push(async () => fs.rmSync(tempRoot, { recursive: true, force: true }));
+  project.provide('tempRoot', tempRoot);
 
   try {
     const [brokers, pgUrl] = await Promise.all([kafkaTask(), postgresTask()]);

@@ -1,9 +1,11 @@
+import fs from 'node:fs';
 import { Partitioners, type Consumer, type Producer } from 'kafkajs';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka/client.js';
 import { ensureTopics } from '../../platform/kafka/topics.js';
 import { createLogger } from '../../platform/logger.js';
-import { kafkaBrokers, uniqueName } from '../support/harness.js';
+import { createTestDatabase, kafkaBrokers, tempDir, uniqueName } from '../support/harness.js';
 
 const log = createLogger('warn');
 
@@ -62,5 +64,33 @@ describe('local Kafka broker (harness)', () => {
 
     const bySeq = (a: { seq: string }, b: { seq: string }): number => Number(a.seq) - Number(b.seq);
     expect(received.sort(bySeq)).toEqual(sent.map((m) => ({ key: m.key, value: m.value, seq: m.headers.seq })));
+  });
+});
+
+describe('test harness helpers', () => {
+  it('uniqueName gives distinct names valid for topics, groups and databases', () => {
+    const names = new Set(Array.from({ length: 50 }, () => uniqueName('t')));
+    expect(names.size).toBe(50);
+    for (const n of names) expect(n).toMatch(/^t_[a-z0-9_]+$/);
+  });
+
+  it('tempDir creates an empty directory', () => {
+    const dir = tempDir('harness');
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('createTestDatabase returns a fresh database on the harness Postgres', async () => {
+    const url = await createTestDatabase();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const res = await client.query<{ db: string; tables: string }>(
+        "SELECT current_database() AS db, (SELECT count(*) FROM pg_tables WHERE schemaname = 'public')::text AS tables",
+      );
+      expect(res.rows[0]?.db).toBe(new URL(url).pathname.slice(1));
+      expect(res.rows[0]?.tables).toBe('0');
+    } finally {
+      await client.end();
+    }
   });
 });

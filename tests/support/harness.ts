@@ -18,6 +18,8 @@ declare module 'vitest' {
     kafkaBrokers: string[];
     /** URL of the run's Postgres server, database `postgres` (embedded or DATABASE_URL). */
     postgresUrl: string;
+    /** Per-run directory under the OS temp dir; global teardown removes it with everything in it. */
+    tempRoot: string;
   }
 }
 
@@ -76,11 +78,20 @@ const tempDirs: string[] = [];
 let exitHookInstalled = false;
 
 /**
- * A fresh directory under the OS temp dir (`vigil-<prefix>-XXXXXX`), removed
- * recursively when this test process exits.
+ * A fresh directory `vigil-<prefix>-XXXXXX` under the run's temp root (inside
+ * the OS temp dir). Removed when this test process exits normally and, in any
+ * case, by the global teardown, which deletes the whole temp root (vitest
+ * may kill fork workers without running their 'exit' handlers).
  */
 export function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `vigil-${prefix}-`));
+  let root: string | undefined;
+  try {
+    root = inject('tempRoot');
+  } catch {
+    root = undefined;
+  }
+  const base = typeof root === 'string' && root !== '' && fs.existsSync(root) ? root : os.tmpdir();
+  const dir = fs.mkdtempSync(path.join(base, `vigil-${prefix}-`));
   tempDirs.push(dir);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
