@@ -24,9 +24,9 @@ export interface StartDemoOptions {
   ingestUrl: string;
   /** API key the demo exports with (`Authorization: Bearer <apiKey>`). */
   apiKey: string;
-  /** Postgres URL; the demo creates and seeds a `demo_orders` table there. */
+  /** Postgres URL; the demo creates and seeds table `vigil_demo.orders` (own schema) there. */
   databaseUrl: string;
-  /** Parent logger; the child's diagnostics are relayed as `{ component: 'demo' }`. */
+  /** Logger the child's diagnostics are relayed to (pass a child, e.g. `log.child({ component: 'demo' })`). */
   log: Logger;
   /** OTLP encoding (default `http/protobuf`). */
   protocol?: OtlpProtocol;
@@ -73,7 +73,7 @@ function childEntry(): { args: string[] } {
  *   the child's reason is logged at error level).
  */
 export async function startDemo(opts: StartDemoOptions): Promise<Demo> {
-  const log = opts.log.child({ component: 'demo' });
+  const log = opts.log;
   const config: DemoChildConfig = {
     endpoint: opts.ingestUrl,
     apiKey: opts.apiKey,

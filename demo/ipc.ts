@@ -12,7 +12,7 @@ export interface DemoChildConfig {
   apiKey: string;
   /** OTLP encoding. */
   protocol: OtlpProtocol;
-  /** Postgres URL of the database the demo may create `demo_orders` in. */
+  /** Postgres URL of the database the demo may create schema `vigil_demo` in. */
   databaseUrl: string;
   /** `service.name` of the demo's telemetry. */
   serviceName: string;

@@ -68,6 +68,21 @@ async function readConfig(): Promise<DemoChildConfig> {
   };
 }
 
+/**
+ * Relay SDK diagnostics, deduplicated: while the ingest endpoint is down every
+ * export fails the same way, so a repeated message is only relayed on its
+ * 1st, 10th, 100th, 1000th... occurrence (with the count). SDK errors are relayed
+ * at warn level: they concern the demo workload, not Vigil itself.
+ */
+function diagnosticsSink(): (level: 'warn' | 'error', msg: string) => void {
+  const seen = new Map<string, number>();
+  return (level, msg) => {
+    const n = (seen.get(msg) ?? 0) + 1;
+    seen.set(msg, n);
+    if (Number.isInteger(Math.log10(n))) log(level === 'error' ? 'warn' : level, `otel: ${msg}`, { occurrences: n });
+  };
+}
+
 async function main(): Promise<void> {
   const cfg = await readConfig();
   const telemetry: Telemetry = await startTelemetry({
@@ -76,7 +91,7 @@ async function main(): Promise<void> {
     protocol: cfg.protocol,
     serviceName: cfg.serviceName,
     scheduledDelayMillis: cfg.scheduledDelayMillis,
-    onDiagnostic: (level, msg) => log(level, `otel: ${msg}`),
+    onDiagnostic: diagnosticsSink(),
   });
 
   // Only now: modules that the instrumentations must patch.

@@ -4,7 +4,7 @@
  *
  * Routes (JSON in/out):
  * - `GET  /healthz`                       → `{ ok: true }`
- * - `GET  /orders/:id`                    → one row of `demo_orders` via `pg` (404 if absent)
+ * - `GET  /orders/:id`                    → one row of `vigil_demo.orders` via `pg` (404 if absent)
  * - `POST /chat` `{ prompt?: string }`    → outbound "LLM call" (fetch → undici) to the fake
  *   model endpoint below, wrapped in a CLIENT span `chat {model}` with GenAI semconv attributes
  * - `GET  /error`                         → always 500 (span status ERROR + exception event)
@@ -30,7 +30,7 @@ export const DEMO_RESPONSE_MODEL = 'gpt-4o-mini-2024-07-18';
 
 /** Options of {@link startDemoService}. */
 export interface DemoServiceOptions {
-  /** Pool on a real Postgres database; the demo creates/fills `demo_orders` in it. */
+  /** Pool on a real Postgres database; the demo creates/fills schema `vigil_demo` in it. */
   pool: pg.Pool;
   /** TCP port; 0 (default) picks a free one. */
   port?: number;
@@ -50,19 +50,22 @@ const tracer = trace.getTracer('vigil-demo', '0.1.0');
 const otelLog = logs.getLogger('vigil-demo', '0.1.0');
 
 /**
- * Create `demo_orders` (id int, customer text, total_usd numeric(10,2),
- * status text, created_at timestamptz) if missing and seed ids 1..20.
+ * Create schema `vigil_demo` and table `vigil_demo.orders` (id int,
+ * customer text, total_usd numeric(10,2) USD, status text, created_at
+ * timestamptz) if missing, and seed ids 1..20. Its own schema keeps the demo
+ * out of the way when the database is Vigil's control-plane database.
  * Idempotent. Errors from pg are rethrown.
  */
 export async function ensureDemoSchema(pool: pg.Pool): Promise<void> {
-  await pool.query(`CREATE TABLE IF NOT EXISTS demo_orders (
+  await pool.query('CREATE SCHEMA IF NOT EXISTS vigil_demo');
+  await pool.query(`CREATE TABLE IF NOT EXISTS vigil_demo.orders (
     id integer PRIMARY KEY,
     customer text NOT NULL,
     total_usd numeric(10,2) NOT NULL,
     status text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
   )`);
-  await pool.query(`INSERT INTO demo_orders (id, customer, total_usd, status)
+  await pool.query(`INSERT INTO vigil_demo.orders (id, customer, total_usd, status)
     SELECT g, 'customer-' || (g % 7), round((g * 13.37)::numeric, 2),
            (ARRAY['new','paid','shipped'])[1 + g % 3]
     FROM generate_series(1, 20) AS g
@@ -126,7 +129,7 @@ async function handle(
       return sendJson(res, 400, { error: 'order id must be a positive integer' });
     }
     const result = await pool.query(
-      'SELECT id, customer, total_usd::float8 AS total_usd, status FROM demo_orders WHERE id = $1',
+      'SELECT id, customer, total_usd::float8 AS total_usd, status FROM vigil_demo.orders WHERE id = $1',
       [id],
     );
     const row = result.rows[0] as Record<string, unknown> | undefined;

@@ -168,7 +168,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
 /** Adapts OTel `diag` output (warn and error only) to a `(level, message)` callback. */
 function diagLogger(sink: (level: 'warn' | 'error', message: string) => void): DiagLogger {
   const fmt = (message: string, args: unknown[]): string =>
-    [message, ...args.map((a) => (a instanceof Error ? a.message : safeString(a)))].join(' ');
+    [message, ...args.map((a) => errorMessage(a) ?? safeString(a))].join(' ');
   const noop = (): void => {};
   return {
     error: (m, ...a) => sink('error', fmt(m, a)),
@@ -177,6 +177,15 @@ function diagLogger(sink: (level: 'warn' | 'error', message: string) => void): D
     debug: noop,
     verbose: noop,
   };
+}
+
+/** `message` of an Error or of a serialized error object (the OTLP exporters pass both). */
+function errorMessage(value: unknown): string | undefined {
+  if (value instanceof Error) return value.message;
+  if (typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string') {
+    return (value as { message: string }).message;
+  }
+  return undefined;
 }
 
 function safeString(value: unknown): string {
