@@ -21,7 +21,11 @@ export interface RetryOptions {
   maxMs: number;
   /** Overall budget from the first call, ms (default: none). No attempt starts after it. */
   deadlineMs?: number;
-  /** Aborting stops waiting at once and rejects with VIGIL_ERR_SHUTTING_DOWN. */
+  /**
+   * Aborting stops a backoff sleep at once and rejects with VIGIL_ERR_SHUTTING_DOWN;
+   * no attempt starts after an abort, except the first (an in-flight operation
+   * gets its one try, so a clean shutdown can finish its last piece of work).
+   */
   signal?: AbortSignal;
   /** Whether an error is worth another attempt (default: {@link isRetryable}). */
   shouldRetry?: (err: unknown) => boolean;
@@ -42,7 +46,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
   const attempts = opts.attempts ?? Number.POSITIVE_INFINITY;
   const shouldRetry = opts.shouldRetry ?? isRetryable;
   for (let attempt = 1; ; attempt++) {
-    throwIfAborted(opts.signal, undefined);
+    if (attempt > 1) throwIfAborted(opts.signal, undefined);
     try {
       return await fn(attempt);
     } catch (err) {

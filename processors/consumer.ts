@@ -18,13 +18,17 @@
  *   4. `afterInsert` hook (a test/observability seam), resolveOffset(L), commit
  *      L+1 with empty metadata, heartbeat().
  *
+ * Cost: two offset commits per sub-batch (intent + done).
+ *
  * Why the intent: the token names exact offsets, but a replay after a crash
  * between step 2 and 4 may fetch a batch that ends elsewhere (more data arrived),
  * which would cut different sub-batches and defeat deduplication. On the first
  * batch of a partition after (re)assignment the processor reads the committed
- * offset and its metadata (admin.fetchOffsets); when an intent starts at the
- * committed offset the first sub-batch is cut at exactly its `last`, so the
- * replayed inserts carry the same tokens and ClickHouse drops them. (The same
+ * offset and its metadata (admin.fetchOffsets); when the committed offset lies
+ * inside an intent's range the first sub-batch is cut at exactly its `last` and
+ * named by the intent's bounds, so the replayed inserts carry the same tokens
+ * and ClickHouse drops them. (Should a fetch hold only part of the range, the
+ * commit keeps the intent until its `last` is passed.) (The same
  * technique as ClickHouse Kafka Connect's exactly-once state, kept here in the
  * offset commit metadata instead of KeeperMap.)
  *
@@ -196,7 +200,8 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     const offsets = await admin!.fetchOffsets({ groupId: opts.groupId, topics: [topic] });
     const p = offsets.find((t) => t.topic === topic)?.partitions.find((x) => x.partition === partition);
     const intent = p ? parseIntent(p.metadata) : null;
-    const valid = intent && p && intent.first === p.offset ? intent : null;
+    // Valid while the committed position is inside the recorded range.
+    const valid = intent && p && BigInt(intent.first) <= BigInt(p.offset) && BigInt(p.offset) <= BigInt(intent.last) ? intent : null;
     intents.set(key, valid);
     return valid;
   }
@@ -217,10 +222,16 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     });
   }
 
-  async function processSub(payload: EachBatchPayload, msgs: KafkaMessage[], plog: Logger, replay: boolean): Promise<void> {
+  /**
+   * One sub-batch. `replay`: the messages lie inside an unfinished intent, whose
+   * bounds then name the tokens (so ClickHouse drops what the original insert
+   * already wrote, even if this fetch holds only part of the range).
+   */
+  async function processSub(payload: EachBatchPayload, msgs: KafkaMessage[], plog: Logger, replay: Intent | null): Promise<void> {
     const { topic, partition } = payload.batch;
-    const first = msgs[0]!.offset;
-    const last = msgs[msgs.length - 1]!.offset;
+    const first = replay ? replay.first : msgs[0]!.offset;
+    const last = replay ? replay.last : msgs[msgs.length - 1]!.offset;
+    const lastHere = msgs[msgs.length - 1]!.offset;
     if (!replay) {
       await consumer!.commitOffsets([{ topic, partition, offset: first, metadata: JSON.stringify({ vigil: INTENT_VERSION, first, last }) }]);
     }
@@ -248,10 +259,13 @@ export function createProcessor(opts: ProcessorOptions): Processor {
       if (dead.length > 0) plog.warn({ count: dead.length, firstOffset: first, lastOffset: last }, 'dead-lettering rejected messages');
       await deadLetter(topic, partition, dead, reasons);
     }
-    await opts.afterInsert?.({ topic, partition, firstOffset: first, lastOffset: last });
-    payload.resolveOffset(last);
-    await consumer!.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString(), metadata: null }]);
-    intents.set(`${topic}:${partition}`, null);
+    await opts.afterInsert?.({ topic, partition, firstOffset: msgs[0]!.offset, lastOffset: lastHere });
+    payload.resolveOffset(lastHere);
+    // Keep the intent while part of its range is still unprocessed.
+    const open = replay !== null && BigInt(lastHere) < BigInt(replay.last);
+    const metadata = open ? JSON.stringify({ vigil: INTENT_VERSION, first: replay.first, last: replay.last }) : null;
+    await consumer!.commitOffsets([{ topic, partition, offset: (BigInt(lastHere) + 1n).toString(), metadata }]);
+    intents.set(`${topic}:${partition}`, open ? replay : null);
     await payload.heartbeat();
   }
 
@@ -266,7 +280,7 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     for (let i = 0; i < subs.length; i++) {
       if (!payload.isRunning() || payload.isStale()) break;
       try {
-        await processSub(payload, subs[i]!, plog, replayable && i === 0);
+        await processSub(payload, subs[i]!, plog, replayable && i === 0 ? intent : null);
       } catch (err) {
         if (err instanceof VigilError && err.code === 'VIGIL_ERR_SHUTTING_DOWN') return;
         throw err;
