@@ -5,7 +5,13 @@
  *
  * Producers should pass `createPartitioner: Partitioners.DefaultPartitioner`
  * (murmur2, Java-compatible) to `kafka.producer()`; kafkajs otherwise prints a
- * one-time partitioner-change warning.
+ * one-time partitioner-change warning. Idempotent producers
+ * (`idempotent: true`) should also pass `retry: { retries: Number.MAX_SAFE_INTEGER }`
+ * or kafkajs warns that limited retries may break exactly-once.
+ *
+ * Verified against the local Apache Kafka 3.9.1 broker: produce (acks -1,
+ * gzip), consumer groups, idempotent and transactional producers, admin.
+ * Kafka 4.x removed protocol versions kafkajs 2.2.4 speaks; stay on 3.9.x.
  */
 import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { Logger } from '../logger.js';
@@ -37,9 +43,13 @@ export function kafkaLogLevelFor(log: Logger): KafkaLogLevel {
 export function pinoLogCreator(log: Logger): NonNullable<KafkaConfig['logCreator']> {
   return () =>
     ({ namespace, level, log: entry }: LogEntry) => {
-      const method = LEVEL_METHOD[level];
+      let method = LEVEL_METHOD[level];
       if (method === undefined) return;
       const { message, timestamp: _ts, logger: _logger, ...fields } = entry;
+      // kafkajs logs every broker error response (`Response Produce(...)`) at
+      // ERROR, including retriable ones it then retries (coordinator loading,
+      // leader moved...). The caller gets a thrown error if it finally fails.
+      if (method === 'error' && namespace === 'Connection' && message.startsWith('Response ')) method = 'warn';
       log[method]({ namespace, ...fields }, message);
     };
 }

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
-import { Partitioners, type Consumer, type Producer } from 'kafkajs';
+import { logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import pg from 'pg';
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafka } from '../../platform/kafka/client.js';
+import { createKafka, pinoLogCreator } from '../../platform/kafka/client.js';
 import { ensureTopics } from '../../platform/kafka/topics.js';
 import { createLogger } from '../../platform/logger.js';
 import { createTestDatabase, kafkaBrokers, tempDir, uniqueName } from '../support/harness.js';
@@ -92,5 +94,37 @@ describe('test harness helpers', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('kafkajs → pino log bridge', () => {
+  it('maps levels, keeps fields and softens broker error responses', () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const log = pino({ level: 'debug' }, sink);
+    const write = pinoLogCreator(log)(logLevel.DEBUG);
+    const entry = (message: string, extra: Record<string, unknown> = {}) => ({
+      message,
+      timestamp: 'now',
+      logger: 'kafkajs',
+      ...extra,
+    });
+    write({ namespace: 'Consumer', level: logLevel.INFO, label: 'INFO', log: entry('joined', { groupId: 'g' }) });
+    write({ namespace: 'Producer', level: logLevel.ERROR, label: 'ERROR', log: entry('boom') });
+    write({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: entry('Response Produce(key: 0)') });
+    write({ namespace: 'Connection', level: logLevel.DEBUG, label: 'DEBUG', log: entry('sent') });
+    expect(lines.map((l) => [l.level, l.namespace, l.msg])).toEqual([
+      [30, 'Consumer', 'joined'],
+      [50, 'Producer', 'boom'],
+      [40, 'Connection', 'Response Produce(key: 0)'],
+      [20, 'Connection', 'sent'],
+    ]);
+    expect(lines[0]?.groupId).toBe('g');
+    expect(lines[0]?.timestamp).toBeUndefined();
   });
 });
