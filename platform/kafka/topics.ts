@@ -48,7 +48,9 @@ export async function ensureTopics(kafka: Kafka, opts: EnsureTopicsOptions): Pro
         configEntries,
       }));
       // Resolves false when every topic already existed (race with another caller).
-      const didCreate = await admin.createTopics({ topics: specs, waitForLeaders: true, timeout });
+      // Leaders are awaited below: kafkajs' own wait gives up on the transient
+      // UNKNOWN_TOPIC_OR_PARTITION a fresh KRaft broker answers right after creation.
+      const didCreate = await admin.createTopics({ topics: specs, waitForLeaders: false, timeout });
       if (didCreate) created.push(...missing);
     }
     await waitForLeaders(admin, wanted, timeout);
