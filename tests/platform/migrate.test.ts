@@ -11,13 +11,14 @@ import {
   readMigrations,
   splitStatements,
 } from '../../platform/migrate.js';
+import { startPostgres } from '../../platform/postgres.js';
 import { createTestClickHouse } from '../support/clickhouse.js';
 import { createTestDatabase, tempDir } from '../support/harness.js';
 
 const log = createLogger('silent');
 
 async function copyMigrations(kind: 'clickhouse' | 'postgres'): Promise<string> {
-  const dir = await tempDir(`vigil-migrations-${kind}-`);
+  const dir = await tempDir(`migrations-${kind}`);
   fs.cpSync(migrationsDir(kind), dir, { recursive: true });
   return dir;
 }
@@ -166,5 +167,43 @@ describe('migrateClickHouse', () => {
     const err = await rejection(migrateClickHouse(ch, { retentionDays: 30, dir, log }));
     expect(err.code).toBe('VIGIL_ERR_MIGRATION_CHANGED');
     expect(err.message).toContain('0002_logs.sql');
+  });
+});
+
+describe('startPostgres', () => {
+  it('uses a given URL without starting a server', async () => {
+    const url = await createTestDatabase();
+    const h = await startPostgres({ url, dataDir: tempDir('pg-url'), port: 0, log });
+    try {
+      expect(h.embedded).toBe(false);
+      expect(h.url).toBe(url);
+      expect((await migratePostgres(h.pool, { log })).applied.length).toBeGreaterThan(0);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('starts an embedded server whose data (and migrations) survive a restart', async () => {
+    const dataDir = tempDir('pg-embedded');
+    const first = await startPostgres({ dataDir, port: 0, log });
+    try {
+      expect(first.embedded).toBe(true);
+      expect(first.url).toMatch(/^postgres:\/\/vigil:vigil@127\.0\.0\.1:\d+\/vigil$/);
+      expect(fs.existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+      expect((await migratePostgres(first.pool, { log })).applied).toEqual(['0001_projects_api_keys.sql']);
+      await first.pool.query("INSERT INTO projects (id, name) VALUES ('kept', 'kept')");
+    } finally {
+      await first.stop();
+    }
+    await first.stop(); // idempotent
+
+    const second = await startPostgres({ dataDir, port: 0, log });
+    try {
+      expect((await migratePostgres(second.pool, { log })).applied).toEqual([]);
+      const kept = await second.pool.query("SELECT name FROM projects WHERE id = 'kept'");
+      expect(kept.rows).toEqual([{ name: 'kept' }]);
+    } finally {
+      await second.stop();
+    }
   });
 });
