@@ -189,6 +189,7 @@ async function startEmbedded(dataDir: string, requestedPort: number, log: Logger
   // SIGINT synchronously (the rest of it cannot run inside 'exit').
   const onExit = (): void => void server.stop().catch(() => undefined);
   process.on('exit', onExit);
+  const unguard = guardSignals(() => server.stop());
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -199,6 +200,7 @@ async function startEmbedded(dataDir: string, requestedPort: number, log: Logger
     ]);
   } catch (err) {
     process.removeListener('exit', onExit);
+    unguard();
     // start() rejects only once the server exited; then stop() would wait
     // forever for an 'exit' that already happened. Stop only on our timeout.
     if (err instanceof Error) await server.stop().catch(() => undefined);
@@ -211,6 +213,7 @@ async function startEmbedded(dataDir: string, requestedPort: number, log: Logger
     port,
     stop: async () => {
       process.removeListener('exit', onExit);
+      unguard();
       await server.stop();
     },
   };
@@ -246,6 +249,43 @@ async function importEmbeddedPostgres(): Promise<typeof import('embedded-postgre
     for (const l of on.listeners(e)) if (!before.get(e)!.has(l)) on.removeListener(e, l);
   }
   return mod.default;
+}
+
+const TERMINATING_SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+const runningServers = new Set<() => Promise<void>>();
+let signalListeners: Map<NodeJS.Signals, () => void> | undefined;
+
+/**
+ * Fallback for processes that do not handle termination signals themselves
+ * (e.g. a CLI command, a killed test worker): without it, SIGTERM would kill
+ * Node and orphan the server. On SIGINT/SIGTERM/SIGHUP, when ours is the only
+ * listener for that signal, stop every embedded server and exit with 128+signo.
+ * When the application has its own listener, it owns shutdown (and calls
+ * `stop()`), so this does nothing.
+ * @returns a function that unregisters `stop`.
+ */
+function guardSignals(stop: () => Promise<void>): () => void {
+  runningServers.add(stop);
+  if (signalListeners === undefined) {
+    signalListeners = new Map();
+    for (const [sig, num] of Object.entries(TERMINATING_SIGNALS) as [NodeJS.Signals, number][]) {
+      const listener = (): void => {
+        if (process.listenerCount(sig) > 1) return;
+        const stops = [...runningServers];
+        runningServers.clear();
+        void Promise.allSettled(stops.map((s) => s())).then(() => process.exit(128 + num));
+      };
+      signalListeners.set(sig, listener);
+      process.on(sig, listener);
+    }
+  }
+  return () => {
+    runningServers.delete(stop);
+    if (runningServers.size === 0 && signalListeners !== undefined) {
+      for (const [sig, listener] of signalListeners) process.removeListener(sig, listener);
+      signalListeners = undefined;
+    }
+  };
 }
 
 /** Create `name` on the embedded server unless it exists (connects to `postgres`). */
