@@ -81,7 +81,8 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
   } catch (err) {
     await pool?.end().catch(() => undefined);
     await server.stop().catch(() => undefined);
-    throw err;
+    if (err instanceof VigilError) throw err;
+    throw new VigilError('VIGIL_ERR_POSTGRES_UNAVAILABLE', `cannot prepare database "${EMBEDDED_DATABASE}" on embedded postgres (${server.dir}): ${(err as Error).message}`, { cause: err });
   }
   const p = pool;
   log.info({ dir: server.dir, port: server.port }, 'embedded postgres started');
