@@ -76,3 +76,20 @@ describe('OTLP decoding', () => {
     expect(v.envelopes[0]).toMatchObject({ v: 1, kind: 'spans', format: 'otlp', tenant: 'proj', receivedAtMs: 1 });
   });
 });
+
+describe('OTLP protobuf from the official OpenTelemetry serializer', () => {
+  // Bytes made by the SDK's own serializer, not by our protobufjs root, so a
+  // decoder that turned fixed64 into JS numbers (±256 ns at today's epoch) fails here.
+  it('keeps fixed64 ns timestamps exact', async () => {
+    const { ProtobufTraceSerializer } = await import('@opentelemetry/otlp-transformer');
+    const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const span = provider.getTracer('t').startSpan('s', { startTime: [1795225532, 147123457] });
+    span.end([1795225532, 187108001]);
+    const bytes = ProtobufTraceSerializer.serializeRequest(exporter.getFinishedSpans())!;
+    const decoded = decodeTracesProtobuf(Buffer.from(bytes)).resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    expect(decoded.startTimeUnixNano).toBe('1795225532147123457');
+    expect(decoded.endTimeUnixNano).toBe('1795225532187108001');
+  });
+});
