@@ -36,7 +36,7 @@
  * never committed before the inserts of its messages succeeded.
  * DLQ publishing is at-least-once (a replay may publish a dead letter again).
  */
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import { ensureTopics } from '../platform/kafka/topics.js';
 import { VigilError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
@@ -295,7 +295,7 @@ export function createProcessor(opts: ProcessorOptions): Processor {
       try {
         await ensureTopics(opts.kafka, { topics: sourceTopics.map(dlqOf), partitions: 1, replication: opts.dlqReplication ?? 1 });
         admin = opts.kafka.admin();
-        producer = opts.kafka.producer({ allowAutoTopicCreation: false });
+        producer = opts.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
         consumer = opts.kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false });
         consumer.on(consumer.events.GROUP_JOIN, (e) => {
           intents.clear();

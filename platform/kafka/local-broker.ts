@@ -255,7 +255,10 @@ export async function startLocalKafka(opts: LocalKafkaOptions): Promise<LocalKaf
   const child: ChildProcess = spawn(
     'java',
     [...JVM_OPTS, `-Dlog4j.configuration=file:${log4jFile}`, '-cp', jars.classpath, 'kafka.Kafka', propsFile],
-    { cwd: dataDir, stdio: ['ignore', out, out] },
+    // Own process group: a terminal's Ctrl-C (SIGINT to the foreground group)
+    // must not stop the broker before Vigil has flushed and committed offsets;
+    // stop() and the exit watchdog stop it in order.
+    { cwd: dataDir, stdio: ['ignore', out, out], detached: true },
   );
   fs.closeSync(out);
   const pid = child.pid;
