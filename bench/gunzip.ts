@@ -1,0 +1,38 @@
+/**
+ * Side measurement for bench/README.md: one-shot `zlib.gunzipSync` vs the
+ * streaming `zlib.createGunzip()` that ingest/body.ts uses, on a 105 KB body
+ * (synthetic, compressible). Run: `npx tsx bench/gunzip.ts`.
+ */
+import { performance } from 'node:perf_hooks';
+import zlib from 'node:zlib';
+
+const raw = Buffer.alloc(105_642);
+for (let i = 0; i < raw.length; i++) raw[i] = ((i * 7919) >> 5) & 0x3f;
+const gz = zlib.gzipSync(raw);
+
+const viaStream = (): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const g = zlib.createGunzip();
+    g.on('data', (b: Buffer) => chunks.push(b));
+    g.on('error', reject);
+    g.on('end', () => resolve(Buffer.concat(chunks)));
+    g.end(gz);
+  });
+const viaSync = async (): Promise<Buffer> => zlib.gunzipSync(gz);
+
+for (const [name, fn] of [['gunzipSync', viaSync], ['createGunzip stream', viaStream]] as const) {
+  for (let i = 0; i < 300; i++) await fn();
+  const rates: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t = performance.now();
+    let n = 0;
+    while (performance.now() - t < 1_000) {
+      await fn();
+      n++;
+    }
+    rates.push(n / ((performance.now() - t) / 1_000));
+  }
+  rates.sort((a, b) => a - b);
+  process.stdout.write(`${name.padEnd(20)} median ${rates[2]!.toFixed(0)} bodies/s (min ${rates[0]!.toFixed(0)}, max ${rates[4]!.toFixed(0)})\n`);
+}
