@@ -111,13 +111,9 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
 
   /** {@link connect}, but give up waiting after `connectTimeout` ms. */
   function connected(): Promise<void> {
-    let timeout: NodeJS.Timeout | undefined;
-    const limit = new Promise<never>((_, reject) => {
-      timeout = setTimeout(() => reject(new Error(`not connected to Kafka within ${connectTimeout} ms`)), connectTimeout);
-    });
     const attempt = connect();
     attempt.catch(() => undefined); // observed below or by a later caller
-    return Promise.race([attempt, limit]).finally(() => clearTimeout(timeout));
+    return withDeadline(attempt, connectTimeout, `not connected to Kafka within ${connectTimeout} ms`);
   }
 
   function unavailable(err: unknown): VigilError {
@@ -140,7 +136,13 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     try {
       await connected();
-      await producer.sendBatch({ topicMessages, acks: -1, timeout: ackTimeout, compression: CompressionTypes.GZIP });
+      // kafkajs retries metadata and reconnects under the client's retry policy
+      // (minutes when a broker is gone), so bound the wait: callers get 503 and
+      // retry. A send that still succeeds later was never acknowledged to the
+      // client, whose retry may then duplicate it (OTLP is at-least-once).
+      const send = producer.sendBatch({ topicMessages, acks: -1, timeout: ackTimeout, compression: CompressionTypes.GZIP });
+      send.catch(() => undefined);
+      await withDeadline(send, ackTimeout, `Kafka did not acknowledge within ${ackTimeout} ms`);
       for (const p of batch) p.resolve();
     } catch (err) {
       const mapped = unavailable(err);
@@ -210,4 +212,13 @@ export function createInProcessPublisher(handler: (kind: EnvelopeKind, envelopes
       closed = true;
     },
   };
+}
+
+/** Resolve as `p` does, or reject with Error(`message`) after `ms` milliseconds. */
+function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
