@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { TraceSummary } from '../../query-api/routes/traces.schemas.js';
 import { insert, minuteAgo, spanId, spanRow, testApp, traceId, type TestApp } from './support.js';
 
 let t: TestApp;
@@ -7,17 +8,7 @@ beforeAll(async () => {
 });
 
 interface ListBody {
-  traces: Array<{
-    trace_id: string;
-    root_name: string;
-    root_service: string;
-    start: string;
-    start_time_unix_nano: string;
-    duration_ms: number;
-    span_count: number;
-    error_count: number;
-    services: string[];
-  }>;
+  traces: TraceSummary[];
   next_cursor: string | null;
 }
 
