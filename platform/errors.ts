@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   VIGIL_ERR_PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   VIGIL_ERR_NOT_FOUND: { status: 404, retryable: false },
   VIGIL_ERR_OVERLOADED: { status: 429, retryable: true },
+  VIGIL_ERR_AUTH_RATE_LIMITED: { status: 429, retryable: true },
+  VIGIL_ERR_QUERY_TOO_EXPENSIVE: { status: 400, retryable: false },
   VIGIL_ERR_KAFKA_UNAVAILABLE: { status: 503, retryable: true },
   VIGIL_ERR_CLICKHOUSE_UNAVAILABLE: { status: 503, retryable: true },
   VIGIL_ERR_CLICKHOUSE_REJECTED: { status: 500, retryable: false },
