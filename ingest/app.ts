@@ -21,6 +21,8 @@ import { InflightBudget, type IngestLimits } from './body.js';
 import { nativeRoutes } from './native/routes.js';
 import { otlpRoutes } from './otlp/routes.js';
 import type { Publisher } from './publisher.js';
+import type { TimePolicy } from '../schemas/limits.js';
+import type { VigilMetrics } from '../platform/metrics.js';
 
 /** Options of {@link buildIngestApp}. */
 export interface IngestAppOptions {
@@ -31,6 +33,10 @@ export interface IngestAppOptions {
     /** Event-loop delay (ms) above which requests get 503; default 1000, 0 disables. */
     maxEventLoopDelayMs?: number;
   };
+  /** Acceptance window of record times (schemas/limits.ts); default: 30 days retention, 24 h future skew. */
+  timePolicy?: TimePolicy;
+  /** Prometheus metrics; when given, `GET /metrics` serves them. */
+  metrics?: VigilMetrics;
 }
 
 /**
@@ -60,7 +66,24 @@ export function buildIngestApp(opts: IngestAppOptions): FastifyInstance {
     });
   }
   app.get('/healthz', async () => ({ ok: true }));
-  const routeOpts = { publisher: opts.publisher, keys: opts.keys, budget, maxBodyBytes: opts.limits.maxBodyBytes };
+  if (opts.metrics !== undefined) {
+    const metrics = opts.metrics;
+    metrics.ingestBudget(budget);
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unknown';
+      metrics.ingestRequests.inc({ route, status: String(reply.statusCode) });
+      metrics.ingestDuration.observe({ route }, reply.elapsedTime / 1000);
+    });
+    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
+  }
+  const routeOpts = {
+    publisher: opts.publisher,
+    keys: opts.keys,
+    budget,
+    maxBodyBytes: opts.limits.maxBodyBytes,
+    timePolicy: opts.timePolicy,
+    metrics: opts.metrics,
+  };
   void app.register(otlpRoutes, routeOpts);
   void app.register(nativeRoutes, routeOpts);
   return app;

@@ -145,11 +145,17 @@ export async function readBody(
       inflater.on('error', (err) => fail(new VigilError('VIGIL_ERR_DECODE', `body is not valid gzip: ${err.message}`, { cause: err })));
       inflater.on('end', finish);
     }
+    let ended = false;
     raw.on('data', onWire);
     raw.on('error', fail);
     raw.on('end', () => {
+      ended = true;
       if (inflater !== null) inflater.end();
       else finish();
+    });
+    // A client that goes away mid-body: settle instead of waiting forever.
+    raw.on('close', () => {
+      if (!ended) fail(new VigilError('VIGIL_ERR_BAD_REQUEST', 'client closed the connection before the body was complete'));
     });
   });
 }

@@ -8,7 +8,11 @@
  * - content-type parsers for the accepted media types that stream the body
  *   through {@link readBody} (gzip inflate, limits); any other Content-Type
  *   (or none) → 415.
- * - onResponse / onRequestAbort: return the budget.
+ * - the budget is returned exactly once, when the response's socket side
+ *   closes (`reply.raw` 'close' fires after the response is sent AND when the
+ *   client went away, whatever the stage: auth, body read, Kafka wait), and
+ *   also from onResponse / onRequestAbort — whichever comes first. Regression:
+ *   aborted requests used to leak their share (issue 5, item 2).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { VigilError } from '../platform/errors.js';
@@ -41,12 +45,18 @@ export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void 
   const { budget, maxBodyBytes } = opts;
   if (!app.hasRequestDecorator('vigilCharge')) app.decorateRequest('vigilCharge', null);
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const declared = Number(request.headers['content-length'] ?? 0);
     if (Number.isFinite(declared) && declared > maxBodyBytes) throw tooLarge(maxBodyBytes, 'body (Content-Length)');
     const bytes = Number.isFinite(declared) && declared > 0 ? declared : 0;
     budget.acquire(bytes);
     request.vigilCharge = { charged: bytes };
+    reply.raw.once('close', () => release(budget, request));
+    // The client may have gone while an earlier hook (auth) ran: then 'close' already fired.
+    if (request.raw.socket === null || request.raw.socket.destroyed) {
+      release(budget, request);
+      throw new VigilError('VIGIL_ERR_BAD_REQUEST', 'client closed the connection');
+    }
   });
   app.addHook('onResponse', async (request) => release(budget, request));
   app.addHook('onRequestAbort', async (request) => release(budget, request));

@@ -10,6 +10,14 @@
  * KafkaUnavailableError (503, retryable). A failed connect is forgotten, so the
  * next publish connects again: the publisher recovers when the broker returns.
  *
+ * Sizes: envelopes are encoded by {@link encodeEnvelopes} into messages of at
+ * most `maxMessageBytes` (a record that alone exceeds it → 413, before anything
+ * is queued), and one `sendBatch` carries at most `maxMessageBytes` of values,
+ * so no per-partition record batch can exceed the broker's message size limit
+ * (kafkajs does not split batches by size). Chunks of one flush are sent
+ * concurrently. A lone publish larger than the queue bound is still admitted
+ * when the queue is empty (otherwise it could never pass: 429 forever).
+ *
  * Idempotence is off (kafkajs' idempotent producer would require
  * maxInFlightRequests = 1); a retried send may therefore duplicate messages,
  * which OTLP accepts ("Duplicate Data" in the OTLP spec).
@@ -21,7 +29,7 @@ import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer
 import { KafkaUnavailableError, OverloadedError, VigilError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
 import type { Envelope } from '../schemas/envelope.js';
-import { envelopeMessage } from './envelopes.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, encodeEnvelopes } from './envelopes.js';
 
 export type EnvelopeKind = 'spans' | 'logs';
 
@@ -60,6 +68,10 @@ export interface KafkaPublisherOptions {
    * later publish joins it, or starts a new one once it failed.
    */
   connectTimeoutMs?: number;
+  /** Largest message value and largest sendBatch, bytes (default {@link DEFAULT_MAX_MESSAGE_BYTES}). */
+  maxMessageBytes?: number;
+  /** Called after every flush with the outcome (metrics). */
+  onFlush?: (outcome: { ok: boolean; messages: number; bytes: number; ms: number }) => void;
 }
 
 interface Pending {
@@ -81,6 +93,7 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
   const ackTimeout = opts.ackTimeoutMs ?? 10_000;
   const retryAfter = opts.retryAfterSeconds ?? 5;
   const connectTimeout = opts.connectTimeoutMs ?? 5_000;
+  const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const producer: Producer = opts.kafka.producer({
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,
@@ -126,28 +139,29 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
-    const byTopic = new Map<string, Message[]>();
-    for (const p of batch) {
-      const topic = opts.topics[p.kind];
-      const list = byTopic.get(topic);
-      if (list === undefined) byTopic.set(topic, [...p.messages]);
-      else list.push(...p.messages);
-    }
-    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    const chunks = chunkBySize(batch, opts.topics, maxMessageBytes);
+    const t0 = Date.now();
+    const messages = batch.reduce((n, p) => n + p.messages.length, 0);
+    const bytes = batch.reduce((n, p) => n + p.bytes, 0);
     try {
       await connected();
       // kafkajs retries metadata and reconnects under the client's retry policy
       // (minutes when a broker is gone), so bound the wait: callers get 503 and
       // retry. A send that still succeeds later was never acknowledged to the
       // client, whose retry may then duplicate it (OTLP is at-least-once).
-      const send = producer.sendBatch({ topicMessages, acks: -1, timeout: ackTimeout, compression: CompressionTypes.GZIP });
-      send.catch(() => undefined);
-      await withDeadline(send, ackTimeout, `Kafka did not acknowledge within ${ackTimeout} ms`);
+      const sends = chunks.map((topicMessages) => {
+        const send = producer.sendBatch({ topicMessages, acks: -1, timeout: ackTimeout, compression: CompressionTypes.GZIP });
+        send.catch(() => undefined);
+        return send;
+      });
+      await withDeadline(Promise.all(sends), ackTimeout, `Kafka did not acknowledge within ${ackTimeout} ms`);
       for (const p of batch) p.resolve();
+      opts.onFlush?.({ ok: true, messages, bytes, ms: Date.now() - t0 });
     } catch (err) {
       const mapped = unavailable(err);
-      log.warn({ err, messages: batch.reduce((n, p) => n + p.messages.length, 0) }, 'Kafka batch failed');
+      log.warn({ err, messages }, 'Kafka batch failed');
       for (const p of batch) p.reject(mapped);
+      opts.onFlush?.({ ok: false, messages, bytes, ms: Date.now() - t0 });
     } finally {
       for (const p of batch) {
         queuedMessages -= p.messages.length;
@@ -170,9 +184,15 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
     publish(kind, envelopes) {
       if (closed) return Promise.reject(new VigilError('VIGIL_ERR_SHUTTING_DOWN', 'ingest is shutting down', { retryAfterSeconds: 5 }));
       if (envelopes.length === 0) return Promise.resolve();
-      const messages: Message[] = envelopes.map((e) => envelopeMessage(e));
-      const bytes = messages.reduce((n, m) => n + Buffer.byteLength(m.value as string), 0);
-      if (queuedMessages + messages.length > maxMessages || queuedBytes + bytes > maxBytes) {
+      let messages: Message[];
+      try {
+        messages = encodeEnvelopes(envelopes, maxMessageBytes);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      const bytes = messages.reduce((n, m) => n + ((m as { bytes?: number }).bytes ?? Buffer.byteLength(m.value as string)), 0);
+      const lone = queuedMessages === 0 && queuedBytes === 0;
+      if (!lone && (queuedMessages + messages.length > maxMessages || queuedBytes + bytes > maxBytes)) {
         return Promise.reject(
           new OverloadedError(`Kafka publish queue is full (${queuedMessages} messages, ${queuedBytes} bytes queued); retry later`),
         );
@@ -212,6 +232,34 @@ export function createInProcessPublisher(handler: (kind: EnvelopeKind, envelopes
       closed = true;
     },
   };
+}
+
+/**
+ * Group the messages of a flush by topic into sendBatch payloads of at most
+ * `maxBytes` of values each (a single larger message gets a chunk of its own).
+ */
+function chunkBySize(batch: readonly Pending[], topics: { spans: string; logs: string }, maxBytes: number): TopicMessages[][] {
+  const chunks: TopicMessages[][] = [];
+  let current = new Map<string, Message[]>();
+  let size = 0;
+  const close = (): void => {
+    if (current.size > 0) chunks.push([...current].map(([topic, messages]) => ({ topic, messages })));
+    current = new Map();
+    size = 0;
+  };
+  for (const p of batch) {
+    const topic = topics[p.kind];
+    for (const m of p.messages) {
+      const b = (m as { bytes?: number }).bytes ?? Buffer.byteLength(m.value as string);
+      if (size > 0 && size + b > maxBytes) close();
+      const list = current.get(topic);
+      if (list === undefined) current.set(topic, [m]);
+      else list.push(m);
+      size += b;
+    }
+  }
+  close();
+  return chunks;
 }
 
 /** Resolve as `p` does, or reject with Error(`message`) after `ms` milliseconds. */

@@ -30,6 +30,8 @@ import { createWorkerPool, type WorkerPool } from '../processors/pool.js';
 import { createClickHouseWriter } from '../processors/writer.js';
 import { createProcessor, processEnvelopes, type Processor } from '../processors/consumer.js';
 import { buildQueryApp } from '../query-api/app.js';
+import { VigilMetrics } from './metrics.js';
+import { composeReadiness, type Check } from './readiness.js';
 
 /** A role a process can run; `vigil start` runs all three. */
 export type Role = 'ingest' | 'processor' | 'query';
@@ -50,6 +52,10 @@ export interface RunningVigil {
   /** How records travel from ingest to processors. */
   transport: 'kafka-external' | 'kafka-local' | 'in-process';
   demoUrl: string | undefined;
+  /** Prometheus metrics of this process (also at GET /metrics on the ingest and query ports). */
+  metrics: VigilMetrics;
+  /** The readiness checks behind /readyz. */
+  readiness: () => Promise<Record<string, { ok: boolean; reason?: string }>>;
   /** Stop in the documented order; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -75,6 +81,9 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
     }
   };
 
+  const metrics = new VigilMetrics();
+  const checks: Record<string, Check> = {};
+  const readiness = composeReadiness(checks);
   try {
     if (!opts.embedded) requireServers(config, roles);
     fs.mkdirSync(config.dataDir, { recursive: true });
@@ -87,6 +96,10 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       const pgh = pg;
       closers.push({ name: 'postgres', close: () => pgh.stop() });
       await migratePostgres(pg.pool, { log });
+      checks.postgres = async () => {
+        await pgh.pool.query('SELECT 1');
+        return { ok: true };
+      };
       if (config.auth.apiKey !== undefined) {
         await ensureApiKey(pg.pool, config.auth.defaultProject, config.auth.apiKey);
         apiKey = config.auth.apiKey;
@@ -134,6 +147,17 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         partitions: config.kafka.partitions,
         replication: config.kafka.replication,
       });
+      const probe = kafka.admin();
+      closers.push({ name: 'kafka-probe', close: () => probe.disconnect() });
+      checks.kafka = async () => {
+        try {
+          await probe.connect();
+          const c = await probe.describeCluster();
+          return c.brokers.length > 0 ? { ok: true } : { ok: false, reason: 'no broker in the cluster metadata' };
+        } catch (err) {
+          return { ok: false, reason: `Kafka does not answer: ${(err as Error).message}` };
+        }
+      };
     }
 
     // Processors.
@@ -152,14 +176,26 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
           pool: poolh,
           writer,
           log: log.child({ component: 'processor' }),
+          metrics,
+          concurrency: config.processors.concurrency,
+          maxMessageBytes: config.kafka.maxMessageBytes,
         });
         await processor.start();
+        checks.processor = () => {
+          const h = processor.health();
+          return h.ok ? { ok: true } : { ok: false, reason: h.reason ?? h.state };
+        };
         closers.push({ name: 'processor', close: () => processor.stop() });
       } else {
         let seq = 0;
+        const plog = log.child({ component: 'processor' });
         inProcess = async (_kind, envelopes) => {
           seq += 1;
-          await processEnvelopes(envelopes, { pool: poolh, writer, tokenPrefix: `inproc-${process.pid}-${Date.now()}-${seq}` });
+          const out = await processEnvelopes(envelopes, { pool: poolh, writer, tokenPrefix: `inproc-${process.pid}-${Date.now()}-${seq}`, log: plog });
+          if (out.rejected.length > 0) {
+            // No DLQ without Kafka: say so, with the reason of the first.
+            plog.error({ count: out.rejected.length, reason: out.rejected[0]!.reason }, 'envelopes could not be stored (no DLQ in in-process mode)');
+          }
         };
       }
     }
@@ -168,7 +204,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
     let queryUrl: string | undefined;
     if (roles.has('query')) {
       const keys = createKeyVerifier(pg!.pool);
-      const app: FastifyInstance = await buildQueryApp({ log: log.child({ component: 'query-api' }), clickhouse: ch!, keys });
+      const app: FastifyInstance = await buildQueryApp({ log: log.child({ component: 'query-api' }), clickhouse: ch!, keys, metrics, ready: readiness });
       await app.listen({ host: config.host, port: config.query.port });
       closers.push({ name: 'query-api', close: () => app.close() });
       queryUrl = urlOf(app);
@@ -179,7 +215,21 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
     if (roles.has('ingest')) {
       let publisher: Publisher;
       if (kafka !== undefined) {
-        publisher = createKafkaPublisher({ kafka, topics: config.kafka.topics, lingerMs: config.kafka.lingerMs, log: log.child({ component: 'publisher' }) });
+        publisher = createKafkaPublisher({
+          kafka,
+          topics: config.kafka.topics,
+          lingerMs: config.kafka.lingerMs,
+          log: log.child({ component: 'publisher' }),
+          maxMessageBytes: config.kafka.maxMessageBytes,
+          onFlush: (o) => {
+            metrics.publishBatches.inc({ outcome: o.ok ? 'ok' : 'failed' });
+            if (o.ok) {
+              metrics.publishMessages.inc(o.messages);
+              metrics.publishBytes.inc(o.bytes);
+              metrics.publishDuration.observe(o.ms / 1000);
+            }
+          },
+        });
       } else {
         publisher = createInProcessPublisher(inProcess!);
       }
@@ -195,6 +245,8 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
           maxInflightBytes: config.ingest.maxInflightBytes,
           maxInflightRequests: config.ingest.maxInflightRequests,
         },
+        timePolicy: { retentionDays: config.clickhouse.retentionDays, maxFutureSkewMs: config.maxFutureSkewMs },
+        metrics,
       });
       await app.listen({ host: config.host, port: config.ingest.port });
       closers.push({ name: 'ingest', close: () => app.close() });
@@ -217,6 +269,8 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       apiKey,
       transport,
       demoUrl,
+      metrics,
+      readiness,
       stop: () => (stopped ??= closeAll()),
     };
   } catch (err) {

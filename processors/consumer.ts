@@ -1,49 +1,46 @@
 /**
  * Kafka → ClickHouse processor: a kafkajs consumer group over the spans and
- * logs topics.
+ * logs topics, several partitions in flight (`partitionsConsumedConcurrently`),
+ * each partition in offset order.
  *
  * Delivery: at-least-once from Kafka, made effectively-once in ClickHouse by
  * deterministic insert deduplication tokens (processors/writer.ts). Per fetched
  * batch, messages are cut into sub-batches of at most `subBatchSize`; for each:
  *
  *   1. intent: commit the sub-batch's first offset (the position is unchanged)
- *      with metadata `{"vigil":1,"first":F,"last":L}` — a write-ahead record of
- *      the sub-batch boundaries, kept by Kafka with the group's offsets;
- *   2. pool.run → rows; insert spans, span_metrics_1m, logs, each with token
- *      `${topic}-${partition}-${F}-${L}-${table}`; retryable failures are
- *      retried with backoff (platform/retry.ts) until success or stop();
- *   3. rejected messages (malformed JSON, bad envelope or record) and, on a
- *      permanently rejected insert, every message of the sub-batch, go to the
- *      dead-letter topic `<topic>.dlq` (header `vigil-dlq-reason`);
- *   4. `afterInsert` hook (a test/observability seam), resolveOffset(L), commit
- *      L+1 with empty metadata, heartbeat().
+ *      with metadata `{"vigil":1,"first":F,"last":L}` (processors/intent.ts);
+ *   2. store: pool → rows → inserts with tokens `${topic}-${partition}-${F}-${L}-${table}`,
+ *      retryable failures retried with backoff until success or stop(); a
+ *      permanent rejection is bisected down to the offending messages
+ *      (processors/store.ts) so the rest of the sub-batch is stored;
+ *   3. dead letters: messages the worker rejected (not JSON, bad envelope,
+ *      unstorable record) and the isolated poison messages go to `<topic>.dlq`
+ *      (processors/dlq.ts: bounded size, retried until acknowledged);
+ *   4. `afterInsert` hook, resolveOffset(L), commit L+1, heartbeat().
+ * An offset is never committed before its messages are stored or
+ * dead-lettered (autoCommit off). If the DLQ cannot be written the partition
+ * waits and retries; it is never skipped.
  *
- * Cost: two offset commits per sub-batch (intent + done).
- *
- * Why the intent: the token names exact offsets, but a replay after a crash
- * between step 2 and 4 may fetch a batch that ends elsewhere (more data arrived),
- * which would cut different sub-batches and defeat deduplication. On the first
- * batch of a partition after (re)assignment the processor reads the committed
- * offset and its metadata (admin.fetchOffsets); when the committed offset lies
- * inside an intent's range the first sub-batch is cut at exactly its `last` and
- * named by the intent's bounds, so the replayed inserts carry the same tokens
- * and ClickHouse drops them. (Should a fetch hold only part of the range, the
- * commit keeps the intent until its `last` is passed.) (The same
- * technique as ClickHouse Kafka Connect's exactly-once state, kept here in the
- * offset commit metadata instead of KeeperMap.)
- *
- * Offsets are committed only by this code (autoCommit off), so an offset is
- * never committed before the inserts of its messages succeeded.
- * DLQ publishing is at-least-once (a replay may publish a dead letter again).
+ * Supervision: kafkajs restarts the member itself after retriable crashes;
+ * after a non-retriable one (it would stay stopped) this module restarts it
+ * with backoff (1 s doubling to 30 s). {@link Processor.health} reports the
+ * state for /readyz: not ready while (re)starting, while inserts are failing
+ * and being retried, or while dead letters cannot be written — with the reason.
  */
 import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import { ensureTopics } from '../platform/kafka/topics.js';
 import { VigilError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
-import { retry } from '../platform/retry.js';
+import type { VigilMetrics } from '../platform/metrics.js';
+import { createDeadLetterWriter, type DeadLetter, type DeadLetterWriter } from './dlq.js';
+import { cutSubBatches, intentMetadata, parseIntent, type Intent } from './intent.js';
 import type { WorkerPool } from './pool.js';
-import type { Rejected, WorkerItem, WorkerResult } from './worker.js';
-import { type ClickHouseWriter, type ProcessorTable, type TableRows } from './writer.js';
+import { storeSubBatch } from './store.js';
+import type { ClickHouseWriter } from './writer.js';
+
+export { DLQ_REASON_HEADER, DLQ_SOURCE_HEADER, DLQ_PAYLOAD_HEADER } from './dlq.js';
+export { cutSubBatches } from './intent.js';
+export { processEnvelopes } from './in-process.js';
 
 /** Where a sub-batch came from; offsets are decimal strings. */
 export interface SubBatchInfo {
@@ -61,121 +58,48 @@ export interface ProcessorOptions {
   pool: WorkerPool;
   writer: ClickHouseWriter;
   log: Logger;
+  metrics?: VigilMetrics;
   /** DLQ topic name of a source topic (default `${topic}.dlq`). */
   dlqTopic?: (topic: string) => string;
   /** Replication factor of DLQ topics created at start (default 1). */
   dlqReplication?: number;
   /** Most messages per pool.run / insert (default 500). */
   subBatchSize?: number;
-  /** Backoff of retryable insert failures, ms (default 100 → 10 000). */
+  /** Partitions processed at once (default 3). */
+  concurrency?: number;
+  /** Largest dead letter, bytes (default 1 000 000). */
+  maxMessageBytes?: number;
+  /** Backoff of retryable insert and DLQ failures, ms (default 100 → 10 000). */
   retry?: { baseMs: number; maxMs: number };
+  /** Backoff of member restarts after a crash, ms (default 1 000 → 30 000). */
+  restart?: { baseMs: number; maxMs: number };
   /** Called after a sub-batch's inserts succeeded, before its offset is resolved/committed. */
   afterInsert?: (info: SubBatchInfo) => void | Promise<void>;
   /** Start from the earliest offset when the group has none (default true). */
   fromBeginning?: boolean;
 }
 
+/** Readiness of the processor. */
+export interface ProcessorHealth {
+  ok: boolean;
+  state: 'idle' | 'starting' | 'running' | 'restarting' | 'stopped';
+  /** Why not ok (or the last trouble), for /readyz. */
+  reason?: string;
+}
+
 /** A running processor. */
 export interface Processor {
   /** Connect, subscribe and start consuming. @throws VigilError VIGIL_ERR_KAFKA_UNAVAILABLE. */
   start(): Promise<void>;
-  /** Stop fetching, finish the in-flight sub-batch (or abandon its retries), commit, disconnect. */
+  /** Stop fetching, finish the in-flight sub-batches (or abandon their retries), commit, disconnect. */
   stop(): Promise<void>;
+  /** Current readiness (see module doc). */
+  health(): ProcessorHealth;
 }
 
-const INTENT_VERSION = 1;
-/** Header carrying the dead-letter reason. */
-export const DLQ_REASON_HEADER = 'vigil-dlq-reason';
-
-interface Intent {
-  first: string;
-  last: string;
-}
-
-function parseIntent(metadata: string | null | undefined): Intent | null {
-  if (!metadata) return null;
-  try {
-    const m = JSON.parse(metadata) as { vigil?: unknown; first?: unknown; last?: unknown };
-    if (m.vigil === INTENT_VERSION && typeof m.first === 'string' && typeof m.last === 'string') return { first: m.first, last: m.last };
-  } catch {
-    // Metadata written by someone else: no intent.
-  }
-  return null;
-}
-
-/** Cut messages into sub-batches; the first ends at `firstLast` when given (intent replay). */
-export function cutSubBatches(messages: KafkaMessage[], size: number, firstLast?: string): KafkaMessage[][] {
-  const out: KafkaMessage[][] = [];
-  let i = 0;
-  if (firstLast !== undefined) {
-    const end = BigInt(firstLast);
-    const head: KafkaMessage[] = [];
-    while (i < messages.length && BigInt(messages[i]!.offset) <= end) head.push(messages[i++]!);
-    if (head.length > 0) out.push(head);
-  }
-  for (; i < messages.length; i += size) out.push(messages.slice(i, i + size));
-  return out;
-}
-
-/**
- * Insert a worker result with tokens `${prefix}-${table}`; retryable failures
- * are retried until success or `signal` aborts.
- * @returns null when everything was inserted, else the permanent VigilError.
- * @throws VigilError VIGIL_ERR_SHUTTING_DOWN when aborted while retrying.
- */
-async function insertAll(
-  writer: ClickHouseWriter,
-  result: WorkerResult,
-  tokenPrefix: string,
-  opts: { baseMs: number; maxMs: number; signal?: AbortSignal; log?: Logger; deadlineMs?: number },
-): Promise<VigilError | null> {
-  const parts: { [K in ProcessorTable]: readonly TableRows[K][] } = {
-    spans: result.spans,
-    span_metrics_1m: result.metrics,
-    logs: result.logs,
-  };
-  for (const table of ['spans', 'span_metrics_1m', 'logs'] as const) {
-    const rows = parts[table];
-    if (rows.length === 0) continue;
-    const token = `${tokenPrefix}-${table}`;
-    try {
-      await retry(
-        async () => {
-          const r = await writer.insert(table, rows as never, token);
-          if (!r.ok) throw r.error;
-        },
-        {
-          baseMs: opts.baseMs,
-          maxMs: opts.maxMs,
-          signal: opts.signal,
-          deadlineMs: opts.deadlineMs,
-          onRetry: (err, attempt, delayMs) => opts.log?.warn({ err, table, attempt, delayMs: Math.round(delayMs) }, 'retrying ClickHouse insert'),
-        },
-      );
-    } catch (err) {
-      if (err instanceof VigilError && err.code === 'VIGIL_ERR_CLICKHOUSE_REJECTED') return err;
-      throw err;
-    }
-  }
-  return null;
-}
-
-/**
- * Embedded (no-Kafka) mode: normalise envelopes in the pool and insert them
- * with tokens `${tokenPrefix}-${table}`.
- * @param envelopes parsed envelopes or raw JSON strings.
- * @returns the rejected envelopes (by index) and row counts.
- * @throws VigilError VIGIL_ERR_CLICKHOUSE_REJECTED (permanent) or
- *   VIGIL_ERR_DEADLINE (ClickHouse still unavailable after ~30 s).
- */
-export async function processEnvelopes(
-  envelopes: readonly unknown[],
-  opts: { pool: WorkerPool; writer: ClickHouseWriter; tokenPrefix: string },
-): Promise<{ rejected: Rejected[]; spans: number; logs: number; metrics: number }> {
-  const result = await opts.pool.run(envelopes as WorkerItem[]);
-  const err = await insertAll(opts.writer, result, opts.tokenPrefix, { baseMs: 100, maxMs: 5_000, deadlineMs: 30_000 });
-  if (err) throw err;
-  return { rejected: result.rejected, spans: result.spans.length, logs: result.logs.length, metrics: result.metrics.length };
+function errText(err: unknown): string {
+  if (err instanceof VigilError) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
 }
 
 /**
@@ -184,13 +108,23 @@ export async function processEnvelopes(
 export function createProcessor(opts: ProcessorOptions): Processor {
   const size = opts.subBatchSize ?? 500;
   const backoff = opts.retry ?? { baseMs: 100, maxMs: 10_000 };
+  const restartBackoff = opts.restart ?? { baseMs: 1_000, maxMs: 30_000 };
   const dlqOf = opts.dlqTopic ?? ((t: string) => `${t}.dlq`);
   const sourceTopics = [opts.topics.spans, opts.topics.logs];
   const log = opts.log;
+  const metrics = opts.metrics;
   let consumer: Consumer | undefined;
   let producer: Producer | undefined;
   let admin: Admin | undefined;
+  let dlq: DeadLetterWriter | undefined;
   let abort = new AbortController();
+  let state: ProcessorHealth['state'] = 'idle';
+  let crashReason: string | undefined;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restarts = 0;
+  /** Partitions whose inserts / dead letters are failing now → reason. */
+  const insertFailing = new Map<string, string>();
+  const dlqFailing = new Map<string, string>();
   /** `${topic}:${partition}` → pending intent (null: none); absent = not read since assignment. */
   const intents = new Map<string, Intent | null>();
 
@@ -206,22 +140,6 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     return valid;
   }
 
-  async function deadLetter(topic: string, partition: number, messages: KafkaMessage[], reasons: Map<string, string>): Promise<void> {
-    if (messages.length === 0) return;
-    await producer!.send({
-      topic: dlqOf(topic),
-      messages: messages.map((m) => ({
-        key: m.key,
-        value: m.value,
-        headers: {
-          ...m.headers,
-          [DLQ_REASON_HEADER]: reasons.get(m.offset) ?? 'rejected',
-          'vigil-dlq-source': `${topic}/${partition}/${m.offset}`,
-        },
-      })),
-    });
-  }
-
   /**
    * One sub-batch. `replay`: the messages lie inside an unfinished intent, whose
    * bounds then name the tokens (so ClickHouse drops what the original insert
@@ -229,43 +147,54 @@ export function createProcessor(opts: ProcessorOptions): Processor {
    */
   async function processSub(payload: EachBatchPayload, msgs: KafkaMessage[], plog: Logger, replay: Intent | null): Promise<void> {
     const { topic, partition } = payload.batch;
+    const key = `${topic}:${partition}`;
     const first = replay ? replay.first : msgs[0]!.offset;
     const last = replay ? replay.last : msgs[msgs.length - 1]!.offset;
     const lastHere = msgs[msgs.length - 1]!.offset;
     if (!replay) {
-      await consumer!.commitOffsets([{ topic, partition, offset: first, metadata: JSON.stringify({ vigil: INTENT_VERSION, first, last }) }]);
+      await consumer!.commitOffsets([{ topic, partition, offset: first, metadata: intentMetadata({ first, last }) }]);
     }
-    const items: WorkerItem[] = [];
-    const reasons = new Map<string, string>();
-    const dead: KafkaMessage[] = [];
+    const letters: DeadLetter[] = [];
+    const items: { offset: string; value: string }[] = [];
     for (const m of msgs) {
-      if (m.value === null) {
-        reasons.set(m.offset, 'empty message value');
-        dead.push(m);
-      } else items.push({ offset: m.offset, value: m.value.toString('utf8') });
+      if (m.value === null) letters.push({ message: m, reason: 'empty message value' });
+      else items.push({ offset: m.offset, value: m.value.toString('utf8') });
     }
-    const result = await opts.pool.run(items);
-    for (const r of result.rejected) reasons.set(r.offset, r.reason);
-    const rejectedOffsets = new Set(result.rejected.map((r) => r.offset));
-    dead.push(...msgs.filter((m) => rejectedOffsets.has(m.offset)));
-    // Tokens: `${tokenPrefix}-${table}` = dedupToken(topic, partition, first, last, table).
-    const tokenPrefix = `${topic}-${partition}-${first}-${last}`;
-    const permanent = await insertAll(opts.writer, result, tokenPrefix, { ...backoff, signal: abort.signal, log: plog });
-    if (permanent) {
-      plog.error({ err: permanent, firstOffset: first, lastOffset: last }, 'insert permanently rejected: dead-lettering the sub-batch');
-      for (const m of msgs) if (!reasons.has(m.offset)) reasons.set(m.offset, `${permanent.code}: ${permanent.message}`);
-      await deadLetter(topic, partition, msgs, reasons);
-    } else {
-      if (dead.length > 0) plog.warn({ count: dead.length, firstOffset: first, lastOffset: last }, 'dead-lettering rejected messages');
-      await deadLetter(topic, partition, dead, reasons);
+    const outcome = await storeSubBatch(
+      {
+        pool: opts.pool,
+        writer: opts.writer,
+        log: plog,
+        metrics,
+        backoff,
+        signal: abort.signal,
+        onInsertFailing: (err) => (err === null ? insertFailing.delete(key) : insertFailing.set(key, `ClickHouse inserts failing on ${key}: ${errText(err)}`)),
+      },
+      items,
+      `${topic}-${partition}-${first}-${last}`,
+    );
+    for (const m of msgs) {
+      const reason = outcome.poison.get(m.offset);
+      if (reason !== undefined) letters.push({ message: m, reason });
     }
+    if (letters.length > 0) {
+      plog.warn({ count: letters.length, firstOffset: first, lastOffset: last, reason: letters[0]!.reason }, 'dead-lettering messages that cannot be stored');
+      await dlq!.write(topic, partition, letters, abort.signal);
+    }
+    metrics?.processorMessages.inc({ topic, outcome: 'stored' }, msgs.length - letters.length);
+    if (letters.length > 0) metrics?.processorMessages.inc({ topic, outcome: 'dead_lettered' }, letters.length);
     await opts.afterInsert?.({ topic, partition, firstOffset: msgs[0]!.offset, lastOffset: lastHere });
     payload.resolveOffset(lastHere);
     // Keep the intent while part of its range is still unprocessed.
     const open = replay !== null && BigInt(lastHere) < BigInt(replay.last);
-    const metadata = open ? JSON.stringify({ vigil: INTENT_VERSION, first: replay.first, last: replay.last }) : null;
-    await consumer!.commitOffsets([{ topic, partition, offset: (BigInt(lastHere) + 1n).toString(), metadata }]);
-    intents.set(`${topic}:${partition}`, open ? replay : null);
+    await consumer!.commitOffsets([{ topic, partition, offset: (BigInt(lastHere) + 1n).toString(), metadata: open ? intentMetadata(replay) : null }]);
+    intents.set(key, open ? replay : null);
+    if (metrics !== undefined) {
+      const behind = BigInt(payload.batch.highWatermark) - 1n - BigInt(lastHere);
+      const lastMsg = msgs[msgs.length - 1]!;
+      metrics.lagMessages.set({ topic, partition: String(partition) }, Number(behind > 0n ? behind : 0n));
+      metrics.lagSeconds.set({ topic, partition: String(partition) }, behind > 0n ? Math.max(0, (Date.now() - Number(lastMsg.timestamp)) / 1000) : 0);
+    }
     await payload.heartbeat();
   }
 
@@ -288,33 +217,106 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     }
   }
 
+  /** Create and run a consumer group member. */
+  async function runMember(): Promise<void> {
+    const c = opts.kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false });
+    consumer = c;
+    c.on(c.events.GROUP_JOIN, (e) => {
+      intents.clear();
+      log.info({ memberAssignment: e.payload.memberAssignment }, 'joined consumer group');
+    });
+    c.on(c.events.CRASH, (e) => {
+      crashReason = `consumer crashed: ${errText(e.payload.error)}`;
+      metrics?.processorUp.set(0);
+      if (e.payload.restart) {
+        // kafkajs restarts the member itself.
+        state = 'restarting';
+        metrics?.processorRestarts.inc();
+        log.warn({ err: e.payload.error }, 'consumer crashed; kafkajs restarts it');
+        return;
+      }
+      scheduleRestart(e.payload.error);
+    });
+    c.on(c.events.FETCH_START, () => {
+      if (state === 'restarting' || state === 'starting') {
+        state = 'running';
+        crashReason = undefined;
+        restarts = 0;
+        metrics?.processorUp.set(1);
+      }
+    });
+    await c.connect();
+    await c.subscribe({ topics: sourceTopics, fromBeginning: opts.fromBeginning ?? true });
+    await c.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch, partitionsConsumedConcurrently: opts.concurrency ?? 3 });
+  }
+
+  function scheduleRestart(err: unknown): void {
+    if (abort.signal.aborted) return;
+    state = 'restarting';
+    restarts += 1;
+    metrics?.processorRestarts.inc();
+    const delay = Math.min(restartBackoff.maxMs, restartBackoff.baseMs * 2 ** Math.min(restarts - 1, 20));
+    log.error({ err, restartInMs: delay, attempt: restarts }, 'consumer stopped after a non-retriable error; restarting it');
+    clearTimeout(restartTimer);
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (abort.signal.aborted) return;
+      const old = consumer;
+      intents.clear();
+      void (async () => {
+        await old?.disconnect().catch(() => undefined);
+        await runMember();
+      })().catch((e: unknown) => {
+        crashReason = `consumer restart failed: ${errText(e)}`;
+        scheduleRestart(e);
+      });
+    }, delay);
+    restartTimer.unref();
+  }
+
   return {
     async start() {
       abort = new AbortController();
       intents.clear();
+      state = 'starting';
       try {
         await ensureTopics(opts.kafka, { topics: sourceTopics.map(dlqOf), partitions: 1, replication: opts.dlqReplication ?? 1 });
         admin = opts.kafka.admin();
         producer = opts.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-        consumer = opts.kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false });
-        consumer.on(consumer.events.GROUP_JOIN, (e) => {
-          intents.clear();
-          log.info({ memberAssignment: e.payload.memberAssignment }, 'joined consumer group');
+        await Promise.all([admin.connect(), producer.connect()]);
+        dlq = createDeadLetterWriter({
+          producer,
+          dlqOf,
+          maxMessageBytes: opts.maxMessageBytes ?? 1_000_000,
+          log,
+          metrics,
+          backoff,
+          onFailing: (err) => (err === null ? dlqFailing.clear() : dlqFailing.set('dlq', `dead-letter topic not writable: ${errText(err)}`)),
         });
-        await Promise.all([admin.connect(), producer.connect(), consumer.connect()]);
-        await consumer.subscribe({ topics: sourceTopics, fromBeginning: opts.fromBeginning ?? true });
-        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+        await runMember();
+        state = 'running';
+        metrics?.processorUp.set(1);
       } catch (err) {
+        state = 'stopped';
         if (err instanceof VigilError) throw err;
         throw new VigilError('VIGIL_ERR_KAFKA_UNAVAILABLE', `processor could not start: ${(err as Error).message}`, { cause: err });
       }
     },
     async stop() {
       abort.abort();
-      // consumer.disconnect() stops fetching and waits for the running eachBatch.
-      await consumer?.disconnect();
-      await Promise.all([producer?.disconnect(), admin?.disconnect()]);
+      clearTimeout(restartTimer);
+      state = 'stopped';
+      metrics?.processorUp.set(0);
+      // consumer.disconnect() stops fetching and waits for the running batches.
+      await consumer?.disconnect().catch((err: unknown) => log.warn({ err }, 'consumer disconnect failed'));
+      await Promise.all([producer?.disconnect(), admin?.disconnect()].map((p) => p?.catch(() => undefined)));
       consumer = producer = admin = undefined;
+    },
+    health() {
+      if (state !== 'running') return { ok: false, state, reason: crashReason ?? `processor is ${state}` };
+      const trouble = [...insertFailing.values(), ...dlqFailing.values()];
+      if (trouble.length > 0) return { ok: false, state, reason: trouble.join('; ') };
+      return { ok: true, state };
     },
   };
 }

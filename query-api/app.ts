@@ -17,6 +17,8 @@ import { addAuthHook } from '../platform/auth/plugin.js';
 import type { KeyVerifier } from './auth.js';
 import { installErrorHandlers } from './errors.js';
 import { healthRoutes } from './routes/health.js';
+import type { ReadyChecks } from './routes/health.schemas.js';
+import type { VigilMetrics } from '../platform/metrics.js';
 import { logRoutes } from './routes/logs.js';
 import { metricRoutes } from './routes/metrics.js';
 import { traceRoutes } from './routes/traces.js';
@@ -29,8 +31,10 @@ export interface QueryAppOptions {
   clickhouse: ClickHouseHandle;
   /** Resolves Bearer API keys to tenants (project ids). */
   keys: KeyVerifier;
-  /** Extra readiness for /readyz; default always true. */
-  ready?: () => Promise<boolean>;
+  /** Process-level readiness checks for /readyz (Kafka, Postgres, processor); default none. */
+  ready?: () => Promise<ReadyChecks>;
+  /** Prometheus metrics; when given, `GET /metrics` serves them and query requests are counted. */
+  metrics?: VigilMetrics;
 }
 
 /**
@@ -54,6 +58,15 @@ export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  if (opts.metrics !== undefined) {
+    const metrics = opts.metrics;
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unknown';
+      metrics.queryRequests.inc({ route, status: String(reply.statusCode) });
+      metrics.queryDuration.observe({ route }, reply.elapsedTime / 1000);
+    });
+  }
   void app.register(healthRoutes, { clickhouse: opts.clickhouse, ready: opts.ready });
   void app.register(async (api) => {
     // Encapsulated: only the /api/v1 routes of this scope require a key.

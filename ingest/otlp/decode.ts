@@ -9,10 +9,14 @@
  * times or names) are left in the output for ingest/otlp/validate.ts, which
  * rejects single records (partial success) instead of the whole request:
  * missing ids decode to '', missing times to '0'.
+ *
+ * AnyValue nesting (arrayValue / kvlistValue) deeper than MAX_VALUE_DEPTH
+ * (schemas/limits.ts) fails the request with 400 naming the path and the limit.
  */
 import protobuf from 'protobufjs';
 import { VigilError } from '../../platform/errors.js';
 import type { AnyValue, KeyValue, OtlpLogRecord, OtlpResource, OtlpScope, OtlpSpan } from '../../schemas/otlp.js';
+import { MAX_VALUE_DEPTH } from '../../schemas/limits.js';
 import { otlpProto } from './proto.js';
 
 /** A decoded ExportTraceServiceRequest (records not yet validated). */
@@ -54,22 +58,27 @@ function int64(v: unknown, unsigned: boolean): string {
   return '0';
 }
 
-function pbAnyValue(v: Msg | null | undefined): AnyValue {
+function tooDeep(path: string): never {
+  throw new DecodeError(`${path}: AnyValue nested deeper than ${MAX_VALUE_DEPTH} levels (arrayValue/kvlistValue); flatten the attribute`);
+}
+
+function pbAnyValue(v: Msg | null | undefined, depth = 0): AnyValue {
   if (!v) return {};
+  if (depth > MAX_VALUE_DEPTH) tooDeep('attribute value');
   switch (v['value']) {
     case 'stringValue': return { stringValue: v['stringValue'] as string };
     case 'boolValue': return { boolValue: v['boolValue'] as boolean };
     case 'intValue': return { intValue: int64(v['intValue'], false) };
     case 'doubleValue': return { doubleValue: v['doubleValue'] as number };
     case 'bytesValue': return { bytesValue: Buffer.from(v['bytesValue'] as Uint8Array).toString('base64') };
-    case 'arrayValue': return { arrayValue: { values: ((v['arrayValue'] as Msg)['values'] as Msg[]).map(pbAnyValue) } };
-    case 'kvlistValue': return { kvlistValue: { values: pbAttrs((v['kvlistValue'] as Msg)['values']) } };
+    case 'arrayValue': return { arrayValue: { values: ((v['arrayValue'] as Msg)['values'] as Msg[]).map((x) => pbAnyValue(x, depth + 1)) } };
+    case 'kvlistValue': return { kvlistValue: { values: pbAttrs((v['kvlistValue'] as Msg)['values'], depth + 1) } };
     default: return {};
   }
 }
 
-function pbAttrs(list: unknown): KeyValue[] {
-  return ((list as Msg[] | undefined) ?? []).map((kv) => ({ key: kv['key'] as string, value: pbAnyValue(kv['value'] as Msg | null) }));
+function pbAttrs(list: unknown, depth = 0): KeyValue[] {
+  return ((list as Msg[] | undefined) ?? []).map((kv) => ({ key: kv['key'] as string, value: pbAnyValue(kv['value'] as Msg | null, depth) }));
 }
 
 function pbResource(r: Msg | null | undefined): OtlpResource {
@@ -212,7 +221,8 @@ function hexJson(v: unknown, path: string): string {
   return s.toLowerCase();
 }
 
-function jsonAnyValue(v: unknown, path: string): AnyValue {
+function jsonAnyValue(v: unknown, path: string, depth = 0): AnyValue {
+  if (depth > MAX_VALUE_DEPTH) tooDeep(path);
   const o = obj(v, path);
   if (o['stringValue'] !== undefined) return { stringValue: str(o['stringValue'], `${path}.stringValue`) ?? '' };
   if (o['boolValue'] !== undefined) {
@@ -229,18 +239,18 @@ function jsonAnyValue(v: unknown, path: string): AnyValue {
   if (o['bytesValue'] !== undefined) return { bytesValue: str(o['bytesValue'], `${path}.bytesValue`) ?? '' };
   if (o['arrayValue'] !== undefined) {
     const values = arr(obj(o['arrayValue'], `${path}.arrayValue`)['values'], `${path}.arrayValue.values`);
-    return { arrayValue: { values: values.map((x, i) => jsonAnyValue(x, `${path}.arrayValue.values[${i}]`)) } };
+    return { arrayValue: { values: values.map((x, i) => jsonAnyValue(x, `${path}.arrayValue.values[${i}]`, depth + 1)) } };
   }
   if (o['kvlistValue'] !== undefined) {
-    return { kvlistValue: { values: jsonAttrs(obj(o['kvlistValue'], `${path}.kvlistValue`)['values'], `${path}.kvlistValue.values`) } };
+    return { kvlistValue: { values: jsonAttrs(obj(o['kvlistValue'], `${path}.kvlistValue`)['values'], `${path}.kvlistValue.values`, depth + 1) } };
   }
   return {};
 }
 
-function jsonAttrs(v: unknown, path: string): KeyValue[] {
+function jsonAttrs(v: unknown, path: string, depth = 0): KeyValue[] {
   return arr(v, path).map((kv, i) => {
     const o = obj(kv, `${path}[${i}]`);
-    return { key: str(o['key'], `${path}[${i}].key`) ?? '', value: jsonAnyValue(o['value'], `${path}[${i}].value`) };
+    return { key: str(o['key'], `${path}[${i}].key`) ?? '', value: jsonAnyValue(o['value'], `${path}[${i}].value`, depth) };
   });
 }
 

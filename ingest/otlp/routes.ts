@@ -31,6 +31,8 @@ import { registerIntake } from '../intake.js';
 import type { EnvelopeKind, Publisher } from '../publisher.js';
 import { prepareErrorReply, toVigilError } from '../replies.js';
 import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf } from './decode.js';
+import type { VigilMetrics } from '../../platform/metrics.js';
+import { acceptanceWindow, type TimePolicy, type TimeWindow } from '../../schemas/limits.js';
 import { encodeStatus, otlpProto } from './proto.js';
 import { problemsMessage, validateLogs, validateTraces, type Validated } from './validate.js';
 
@@ -43,6 +45,9 @@ export interface OtlpRoutesOptions {
   keys: KeyVerifier;
   budget: InflightBudget;
   maxBodyBytes: number;
+  /** Acceptance window of record times (schemas/limits.ts); default retention 30 days. */
+  timePolicy?: TimePolicy;
+  metrics?: VigilMetrics;
 }
 
 /** google.rpc.Code for an HTTP status (informational; OTLP clients ignore Status.code). */
@@ -73,7 +78,7 @@ interface Signal {
   kind: EnvelopeKind;
   decodeProtobuf(body: Buffer): unknown;
   decodeJson(body: Buffer): unknown;
-  validate(decoded: unknown, tenant: string, now: number): Validated<Envelope>;
+  validate(decoded: unknown, tenant: string, now: number, window: TimeWindow): Validated<Envelope>;
   response: () => protobuf.Type;
   rejectedField: 'rejectedSpans' | 'rejectedLogRecords';
   noun: string;
@@ -85,7 +90,7 @@ const SIGNALS: Signal[] = [
     kind: 'spans',
     decodeProtobuf: decodeTracesProtobuf,
     decodeJson: decodeTracesJson,
-    validate: (d, t, n) => validateTraces(d as ReturnType<typeof decodeTracesJson>, t, n),
+    validate: (d, t, n, w) => validateTraces(d as ReturnType<typeof decodeTracesJson>, t, n, w),
     response: () => otlpProto().ExportTraceServiceResponse,
     rejectedField: 'rejectedSpans',
     noun: 'spans',
@@ -95,7 +100,7 @@ const SIGNALS: Signal[] = [
     kind: 'logs',
     decodeProtobuf: decodeLogsProtobuf,
     decodeJson: decodeLogsJson,
-    validate: (d, t, n) => validateLogs(d as ReturnType<typeof decodeLogsJson>, t, n),
+    validate: (d, t, n, w) => validateLogs(d as ReturnType<typeof decodeLogsJson>, t, n, w),
     response: () => otlpProto().ExportLogsServiceResponse,
     rejectedField: 'rejectedLogRecords',
     noun: 'log records',
@@ -116,6 +121,7 @@ function addOtlpAuth(app: FastifyInstance, keys: KeyVerifier): void {
 /** The OTLP/HTTP route group (see module doc). Encapsulated: its parsers and hooks stay inside. */
 export const otlpRoutes: FastifyPluginAsync<OtlpRoutesOptions> = async (app, opts) => {
   otlpProto(); // load the definitions now: a broken install fails at start, not on the first request
+  const timePolicy: TimePolicy = opts.timePolicy ?? { retentionDays: 30 };
   addOtlpAuth(app, opts.keys);
   registerIntake(app, { budget: opts.budget, maxBodyBytes: opts.maxBodyBytes, mediaTypes: [PROTOBUF, JSON_TYPE] });
   app.setErrorHandler((err, request, reply) => sendStatus(request, reply, toVigilError(err, request)));
@@ -126,11 +132,14 @@ export const otlpRoutes: FastifyPluginAsync<OtlpRoutesOptions> = async (app, opt
       const protobufBody = isProtobuf(request);
       const raw = body ?? Buffer.alloc(0);
       const decoded = protobufBody ? signal.decodeProtobuf(raw) : signal.decodeJson(raw);
-      const result = signal.validate(decoded, request.tenant, Date.now());
+      const now = Date.now();
+      const result = signal.validate(decoded, request.tenant, now, acceptanceWindow(timePolicy, now));
+      if (result.rejected > 0) opts.metrics?.ingestRecords.inc({ signal: signal.kind, outcome: 'rejected' }, result.rejected);
       if (result.accepted === 0 && result.rejected > 0) {
         throw new VigilError('VIGIL_ERR_VALIDATION', `all ${result.rejected} ${signal.noun} were rejected: ${problemsMessage(result)}`);
       }
       await opts.publisher.publish(signal.kind, result.envelopes);
+      opts.metrics?.ingestRecords.inc({ signal: signal.kind, outcome: 'accepted' }, result.accepted);
       const partial =
         result.rejected > 0 ? { partialSuccess: { [signal.rejectedField]: result.rejected, errorMessage: problemsMessage(result) } } : {};
       if (protobufBody) {

@@ -6,6 +6,8 @@
  * bytes not all zero, spanId 8 bytes not all zero, parentSpanId empty or 8
  * bytes, name non-empty, start and end time non-zero, end ≥ start.
  * Log records: traceId / spanId, when present, 16 / 8 bytes not all zero.
+ * Times (span start/end, log time/observed time when set) must lie in the
+ * acceptance window (schemas/limits.ts): storable and inside the retention.
  * Invalid records are rejected one by one; the rest are accepted.
  *
  * Grouping: one envelope per (resource, scope, trace id) — key = trace id, so
@@ -14,6 +16,7 @@
  */
 import { ENVELOPE_VERSION, type LogEnvelope, type SpanEnvelope } from '../../schemas/envelope.js';
 import type { OtlpLogRecord, OtlpResource, OtlpSpan } from '../../schemas/otlp.js';
+import { parseNsString, STORABLE_WINDOW, timeProblem, type TimeWindow } from '../../schemas/limits.js';
 import type { DecodedLogs, DecodedTraces } from './decode.js';
 
 /** How many problems `errorMessage` names before summarising. */
@@ -41,22 +44,38 @@ function validSpanId(id: string): boolean {
   return SPAN_ID.test(id) && !ZERO.test(id);
 }
 
-/** The first problem of a span as `[field, reason]`, or null when valid. */
-export function spanProblem(s: OtlpSpan): [string, string] | null {
+/** The first problem of a span as `[field, reason]`, or null when valid. `w`: acceptance window (default: what storage holds). */
+export function spanProblem(s: OtlpSpan, w: TimeWindow = STORABLE_WINDOW): [string, string] | null {
   if (!validTraceId(s.traceId)) return ['traceId', TRACE_MSG];
   if (!validSpanId(s.spanId)) return ['spanId', SPAN_MSG];
   if (s.parentSpanId !== undefined && s.parentSpanId !== '' && !validSpanId(s.parentSpanId)) return ['parentSpanId', `${SPAN_MSG} (or empty for a root span)`];
   if (!s.name) return ['name', 'must be a non-empty string'];
   if (s.startTimeUnixNano === '0') return ['startTimeUnixNano', 'must be set (ns since the Unix epoch)'];
   if (s.endTimeUnixNano === '0') return ['endTimeUnixNano', 'must be set (ns since the Unix epoch)'];
-  if (BigInt(s.endTimeUnixNano) < BigInt(s.startTimeUnixNano)) return ['endTimeUnixNano', 'must not be before startTimeUnixNano'];
+  const start = parseNsString(s.startTimeUnixNano);
+  const end = parseNsString(s.endTimeUnixNano);
+  if (start === null) return ['startTimeUnixNano', 'must be ns since the Unix epoch'];
+  if (end === null) return ['endTimeUnixNano', 'must be ns since the Unix epoch'];
+  if (end < start) return ['endTimeUnixNano', 'must not be before startTimeUnixNano'];
+  const early = timeProblem(start, w);
+  if (early !== null) return ['startTimeUnixNano', early];
+  const late = timeProblem(end, w);
+  if (late !== null) return ['endTimeUnixNano', late];
   return null;
 }
 
-/** The first problem of a log record as `[field, reason]`, or null when valid. */
-export function logProblem(r: OtlpLogRecord): [string, string] | null {
+/** The first problem of a log record as `[field, reason]`, or null when valid. `w`: acceptance window. */
+export function logProblem(r: OtlpLogRecord, w: TimeWindow = STORABLE_WINDOW): [string, string] | null {
   if (r.traceId !== undefined && r.traceId !== '' && !validTraceId(r.traceId)) return ['traceId', `${TRACE_MSG} (or absent)`];
   if (r.spanId !== undefined && r.spanId !== '' && !validSpanId(r.spanId)) return ['spanId', `${SPAN_MSG} (or absent)`];
+  for (const field of ['timeUnixNano', 'observedTimeUnixNano'] as const) {
+    const v = r[field];
+    if (v === undefined || v === '' || v === '0') continue; // unset: falls back (processors/normalize/logs.ts)
+    const ns = parseNsString(v);
+    if (ns === null) return [field, 'must be ns since the Unix epoch'];
+    const problem = timeProblem(ns, w);
+    if (problem !== null) return [field, problem];
+  }
   return null;
 }
 
@@ -69,14 +88,15 @@ export function serviceName(resource: OtlpResource): string {
 /**
  * Validate a decoded traces request and group accepted spans into envelopes.
  * @param tenant project id (request.tenant); receivedAtMs epoch ms.
+ * @param window acceptance window of span times (default: what storage holds).
  */
-export function validateTraces(req: DecodedTraces, tenant: string, receivedAtMs: number): Validated<SpanEnvelope> {
+export function validateTraces(req: DecodedTraces, tenant: string, receivedAtMs: number, window: TimeWindow = STORABLE_WINDOW): Validated<SpanEnvelope> {
   const out: Validated<SpanEnvelope> = { envelopes: [], accepted: 0, rejected: 0, problems: [] };
   req.resourceSpans.forEach((rs, i) => {
     rs.scopeSpans.forEach((ss, j) => {
       const byTrace = new Map<string, OtlpSpan[]>();
       ss.spans.forEach((span, k) => {
-        const problem = spanProblem(span);
+        const problem = spanProblem(span, window);
         if (problem !== null) {
           out.rejected++;
           if (out.problems.length < MAX_NAMED_PROBLEMS) out.problems.push(`resourceSpans[${i}].scopeSpans[${j}].spans[${k}].${problem[0]}: ${problem[1]}`);
@@ -99,13 +119,13 @@ export function validateTraces(req: DecodedTraces, tenant: string, receivedAtMs:
  * Validate a decoded logs request and group accepted records into envelopes
  * (per resource, scope and trace id; records without trace id together).
  */
-export function validateLogs(req: DecodedLogs, tenant: string, receivedAtMs: number): Validated<LogEnvelope> {
+export function validateLogs(req: DecodedLogs, tenant: string, receivedAtMs: number, window: TimeWindow = STORABLE_WINDOW): Validated<LogEnvelope> {
   const out: Validated<LogEnvelope> = { envelopes: [], accepted: 0, rejected: 0, problems: [] };
   req.resourceLogs.forEach((rl, i) => {
     rl.scopeLogs.forEach((sl, j) => {
       const byKey = new Map<string, OtlpLogRecord[]>();
       sl.logRecords.forEach((rec, k) => {
-        const problem = logProblem(rec);
+        const problem = logProblem(rec, window);
         if (problem !== null) {
           out.rejected++;
           if (out.problems.length < MAX_NAMED_PROBLEMS) out.problems.push(`resourceLogs[${i}].scopeLogs[${j}].logRecords[${k}].${problem[0]}: ${problem[1]}`);

@@ -18,6 +18,7 @@ import type { OtlpResource, OtlpScope, OtlpSpan } from '../../schemas/otlp.js';
 import type { NativeSpan } from '../../schemas/native.js';
 import type { SpanRow } from '../../schemas/rows.js';
 import { msToNs, nsToClickHouse } from '../../schemas/time.js';
+import { STORABLE_WINDOW, timeProblem } from '../../schemas/limits.js';
 import { priceCall } from '../cost.js';
 import { genAiInfo } from '../genai.js';
 import { flattenKeyValues, flattenPlain, normalizeId } from './attributes.js';
@@ -29,13 +30,21 @@ const NATIVE_KINDS = new Set<string>(KIND_NAMES);
 /** Parse an OTLP ns timestamp (decimal string or number). */
 export function parseNs(v: string | number | undefined, what: string): bigint {
   if (v === undefined || v === null || v === '') throw new VigilError('VIGIL_ERR_DECODE', `${what} is missing`);
+  let n: bigint;
   try {
-    const n = BigInt(typeof v === 'number' ? Math.trunc(v) : v);
+    n = BigInt(typeof v === 'number' ? Math.trunc(v) : v);
     if (n < 0n) throw new RangeError('negative');
-    return n;
   } catch {
     throw new VigilError('VIGIL_ERR_DECODE', `${what} must be ns since the epoch as a decimal string, got ${JSON.stringify(v)}`);
   }
+  return storable(n, what);
+}
+
+/** `ns` when ClickHouse can store it (schemas/limits.ts STORABLE_WINDOW), else VIGIL_ERR_DECODE naming `what`. */
+function storable(ns: bigint, what: string): bigint {
+  const problem = timeProblem(ns, STORABLE_WINDOW);
+  if (problem !== null) throw new VigilError('VIGIL_ERR_DECODE', `${what}: ${problem}`);
+  return ns;
 }
 
 /** Parse a native timestamp (epoch ms number, or ISO string) to ns. */
@@ -44,7 +53,7 @@ export function parseMs(v: number | string | undefined | null, what: string): bi
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
     throw new VigilError('VIGIL_ERR_DECODE', `${what} must be epoch milliseconds or an ISO-8601 string, got ${JSON.stringify(v)}`);
   }
-  return msToNs(ms);
+  return storable(msToNs(ms), what);
 }
 
 function requireId(id: string | undefined | null, what: string): string {

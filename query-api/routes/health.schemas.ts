@@ -11,13 +11,18 @@ export const healthzDoc = {
 export const readyzDoc = {
   summary: 'Readiness',
   description:
-    '200 { status: "ready", checks } when ClickHouse answers a ping and the ready() callback resolves true; ' +
-    'otherwise 503 { error: { code: VIGIL_ERR_CLICKHOUSE_UNAVAILABLE | VIGIL_ERR_SHUTTING_DOWN }, checks }. No auth.',
+    '200 { status: "ready", checks } when every check passes: ClickHouse answers a ping, and the process-level checks ' +
+    '(Kafka, Postgres, the processor consumer: running, inserts not failing, DLQ writable) are ok. Otherwise 503 with ' +
+    'Retry-After and { error: { code: VIGIL_ERR_NOT_READY, message naming each failing check and why }, checks }. ' +
+    'Each check is { ok, reason? }. No auth.',
   tags: ['health'],
 };
 
-/** Readiness checks: each true when healthy. */
-export interface ReadyChecks {
-  clickhouse: boolean;
-  dependencies: boolean;
+/** One readiness check: ok, or not with the reason. */
+export interface CheckResult {
+  ok: boolean;
+  reason?: string;
 }
+
+/** Readiness checks by name (clickhouse, kafka, postgres, processor, ...). */
+export type ReadyChecks = Record<string, CheckResult>;

@@ -1,7 +1,9 @@
 /**
  * Health routes (no auth):
  * - GET /healthz → 200 { status: 'ok' }
- * - GET /readyz  → 200 { status: 'ready', checks } or 503 { error, checks }
+ * - GET /readyz  → 200 { status: 'ready', checks } or 503 + Retry-After
+ *   { error: { code: 'VIGIL_ERR_NOT_READY', message }, checks }, where checks
+ *   maps each dependency to { ok, reason? } (see health.schemas.ts).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ClickHouseHandle } from '../../platform/clickhouse.js';
@@ -10,8 +12,8 @@ import { healthzDoc, readyzDoc, type ReadyChecks } from './health.schemas.js';
 
 export interface HealthRoutesOptions {
   clickhouse: ClickHouseHandle;
-  /** Extra readiness (e.g. migrations applied, not shutting down); default always true. */
-  ready?: () => Promise<boolean>;
+  /** Process-level checks (Kafka, Postgres, processor, ...); default none. Must not throw. */
+  ready?: () => Promise<ReadyChecks>;
 }
 
 /** Fastify plugin with /healthz and /readyz. */
@@ -19,22 +21,24 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
   app.get('/healthz', { schema: healthzDoc }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { schema: readyzDoc }, async (request, reply) => {
-    const checks: ReadyChecks = { clickhouse: false, dependencies: false };
+    const checks: ReadyChecks = {};
     try {
       const ping = await opts.clickhouse.client.ping();
-      checks.clickhouse = ping.success;
+      checks.clickhouse = ping.success
+        ? { ok: true }
+        : { ok: false, reason: `ClickHouse does not answer a ping: ${(ping as { error?: Error }).error?.message ?? 'no answer'}` };
     } catch (err) {
-      request.log.warn({ err }, 'readiness: ClickHouse ping failed');
+      checks.clickhouse = { ok: false, reason: `ClickHouse does not answer a ping: ${(err as Error).message}` };
     }
     try {
-      checks.dependencies = opts.ready === undefined ? true : await opts.ready();
+      Object.assign(checks, opts.ready === undefined ? {} : await opts.ready());
     } catch (err) {
       request.log.warn({ err }, 'readiness: ready() failed');
+      checks.process = { ok: false, reason: `readiness check failed: ${(err as Error).message}` };
     }
-    if (checks.clickhouse && checks.dependencies) return { status: 'ready', checks };
-    const body = checks.clickhouse
-      ? errorBody('VIGIL_ERR_SHUTTING_DOWN', 'not ready: dependencies are not ready (starting or shutting down)')
-      : errorBody('VIGIL_ERR_CLICKHOUSE_UNAVAILABLE', 'not ready: ClickHouse does not answer a ping');
-    return reply.status(503).header('retry-after', '5').send({ ...body, checks });
+    const failing = Object.entries(checks).filter(([, c]) => !c.ok);
+    if (failing.length === 0) return { status: 'ready', checks };
+    const why = failing.map(([name, c]) => `${name}: ${c.reason ?? 'not ok'}`).join('; ');
+    return reply.status(503).header('retry-after', '5').send({ ...errorBody('VIGIL_ERR_NOT_READY', `not ready: ${why}`), checks });
   });
 };

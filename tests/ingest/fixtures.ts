@@ -10,6 +10,10 @@ export const TRACE_B = '0af7651916cd43dd8448eb211c80319c';
 export const SPAN_1 = 'eee19b7ec3c1b174';
 export const SPAN_2 = 'b7ad6b7169203331';
 export const SPAN_3 = '00f067aa0ba902b7';
+/** A recent whole second (ns since epoch, decimal): inside the acceptance window (schemas/limits.ts). */
+export const RECENT_NS = (BigInt(Math.floor(Date.now() / 1000) - 60) * 1_000_000_000n).toString();
+/** RECENT_NS + 250 ms. */
+export const RECENT_END_NS = (BigInt(RECENT_NS) + 250_000_000n).toString();
 /** 2^63 + 5 ns: above Number.MAX_SAFE_INTEGER, catches precision loss. */
 export const BIG_NS = '9223372036854775813';
 
@@ -43,8 +47,8 @@ export function tracesJson(spans: SpanSpec[], svc = 'checkout'): Record<string, 
               ...(s.parentSpanId ? { parentSpanId: s.parentSpanId } : {}),
               name: s.name ?? 'GET /cart',
               kind: 2,
-              startTimeUnixNano: s.start ?? '1700000000000000000',
-              endTimeUnixNano: s.end ?? '1700000000250000000',
+              startTimeUnixNano: s.start ?? RECENT_NS,
+              endTimeUnixNano: s.end ?? RECENT_END_NS,
               attributes: [
                 { key: 'http.status_code', value: { intValue: '200' } },
                 { key: 'blob', value: { bytesValue: Buffer.from('hi').toString('base64') } },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeError, decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf } from '../../ingest/otlp/decode.js';
 import { validateTraces } from '../../ingest/otlp/validate.js';
-import { BIG_NS, SPAN_1, SPAN_2, TRACE_A, logsJson, logsProtobuf, tracesJson, tracesProtobuf } from './fixtures.js';
+import { BIG_NS, RECENT_NS, SPAN_1, SPAN_2, TRACE_A, logsJson, logsProtobuf, tracesJson, tracesProtobuf } from './fixtures.js';
 
 const utf8 = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
 
@@ -14,7 +14,7 @@ describe('OTLP decoding', () => {
     const span = fromPb.resourceSpans[0]!.scopeSpans[0]!.spans[1]!;
     expect(span.traceId).toBe(TRACE_A);
     expect(span.parentSpanId).toBe(SPAN_1);
-    expect(span.startTimeUnixNano).toBe('1700000000000000000');
+    expect(span.startTimeUnixNano).toBe(RECENT_NS);
     expect(span.attributes).toContainEqual({ key: 'http.status_code', value: { intValue: '200' } });
     expect(span.attributes).toContainEqual({ key: 'blob', value: { bytesValue: Buffer.from('hi').toString('base64') } });
     expect(fromPb.resourceSpans[0]!.scopeSpans[0]!.scope).toEqual({ name: 'test-scope', version: '1.0.0' });

@@ -26,21 +26,30 @@ describe('query app', () => {
     expect((await t.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
     const ready = await t.app.inject({ url: '/readyz' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', checks: { clickhouse: true, dependencies: true } });
+    expect(ready.json()).toEqual({ status: 'ready', checks: { clickhouse: { ok: true } } });
   });
 
-  it('/readyz is 503 when ready() is false or ClickHouse does not answer', async () => {
-    const notReady = buildQueryApp({ log: createLogger('silent'), clickhouse: t.ch, keys: { verify: async () => null }, ready: async () => false });
+  it('/readyz is 503 naming the failing check when ready() reports one or ClickHouse does not answer', async () => {
+    const notReady = buildQueryApp({
+      log: createLogger('silent'),
+      clickhouse: t.ch,
+      keys: { verify: async () => null },
+      ready: async () => ({ kafka: { ok: true }, processor: { ok: false, reason: 'consumer crashed: boom' } }),
+    });
     const r1 = await notReady.inject({ url: '/readyz' });
     expect(r1.statusCode).toBe(503);
-    expect((r1.json() as any).error.code).toBe('VIGIL_ERR_SHUTTING_DOWN');
+    expect(r1.headers['retry-after']).toBe('5');
+    expect((r1.json() as any).error.code).toBe('VIGIL_ERR_NOT_READY');
+    expect((r1.json() as any).error.message).toContain('processor: consumer crashed: boom');
+    expect((r1.json() as any).checks.processor).toEqual({ ok: false, reason: 'consumer crashed: boom' });
     await notReady.close();
 
     const deadCh = { ...t.ch, client: { ping: async () => ({ success: false }), query: async () => { throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }); } } } as unknown as ClickHouseHandle;
     const dead = buildQueryApp({ log: createLogger('silent'), clickhouse: deadCh, keys: { verify: async () => ({ projectId: 'p' }) } });
     const r2 = await dead.inject({ url: '/readyz' });
     expect(r2.statusCode).toBe(503);
-    expect((r2.json() as any).error.code).toBe('VIGIL_ERR_CLICKHOUSE_UNAVAILABLE');
+    expect((r2.json() as any).error.code).toBe('VIGIL_ERR_NOT_READY');
+    expect((r2.json() as any).checks.clickhouse.ok).toBe(false);
     const r3 = await dead.inject({ url: '/api/v1/traces', headers: { authorization: 'Bearer k' } });
     expect(r3.statusCode).toBe(503);
     expect(r3.headers['retry-after']).toBe('5');
