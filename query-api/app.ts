@@ -15,7 +15,7 @@ import type { ClickHouseHandle } from '../platform/clickhouse.js';
 import type { Logger } from '../platform/logger.js';
 import { addAuthHook } from '../platform/auth/plugin.js';
 import type { KeyVerifier } from './auth.js';
-import { installErrorHandlers } from './errors.js';
+import { frameworkErrorHandler, installErrorHandlers } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import type { ReadyChecks } from './routes/health.schemas.js';
 import type { VigilMetrics } from '../platform/metrics.js';
@@ -45,6 +45,7 @@ export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.log,
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: frameworkErrorHandler,
   }) as unknown as FastifyInstance;
   // Validation is done with zod in handlers; schemas are documentation only.
   app.setValidatorCompiler(() => (data) => ({ value: data }));

@@ -5,7 +5,7 @@
  * (logged, message not leaked); Fastify's own 4xx errors become
  * VIGIL_ERR_BAD_REQUEST (or VIGIL_ERR_VALIDATION for schema failures).
  */
-import type { FastifyInstance, FastifyError } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VigilError, type VigilErrorCode } from '../platform/errors.js';
 
 /** The JSON error body. */
@@ -16,6 +16,19 @@ export interface ErrorBody {
 /** Build the JSON error body. */
 export function errorBody(code: VigilErrorCode, message: string): ErrorBody {
   return { error: { code, message } };
+}
+
+/**
+ * Fastify `frameworkErrors` option: errors the router raises before any hook or
+ * handler (malformed percent-encoding in the path, an over-long path parameter)
+ * answered in the API's JSON error shape: 400 VIGIL_ERR_BAD_REQUEST.
+ */
+export function frameworkErrorHandler(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path parameter is too long; a trace id is 32 hex characters'
+      : 'the URL is not valid: check its percent-encoding';
+  void reply.status(400).send(errorBody('VIGIL_ERR_BAD_REQUEST', message));
 }
 
 /** Install the error and not-found handlers on `app` (root instance). */

@@ -1,117 +1,255 @@
 /**
  * Shared query-string parameters of the query API, parsed by zod.
  *
- * Parsing failures become {@link ValidationError} (VIGIL_ERR_VALIDATION, 400)
- * naming the parameter and the fix, e.g.
- * `from: expected ISO-8601 (2026-01-01T00:00:00Z) or epoch milliseconds, got "yesterday"`.
+ * Every parameter is bounded: times lie in [{@link TIME_MIN_ISO}, {@link TIME_MAX_ISO}]
+ * (inside what every column type can hold: DateTime64(9) ends in 2262, the
+ * DateTime minute buckets in 2106), durations in [0, 365 d], page sizes and
+ * strings have maxima, enums are closed. Parsing failures become
+ * {@link ValidationError} (VIGIL_ERR_VALIDATION, 400) naming the parameter and
+ * the accepted form, e.g.
+ * `from: expected ISO-8601 with a zone (2026-01-01T00:00:00Z), epoch milliseconds or now-15m, got "yesterday"`.
+ * A parameter given twice (`?limit=1&limit=2`) is a 400 too.
  */
 import { z } from 'zod';
 import { ValidationError } from '../platform/errors.js';
-import { msToNs } from '../schemas/time.js';
+
+/** Earliest time a parameter may name: 1970-01-01T00:00:00Z (ns since epoch). */
+export const TIME_MIN_NS = 0n;
+/** Latest time a parameter may name: 2100-01-01T00:00:00Z (ns since epoch). */
+export const TIME_MAX_NS = 4_102_444_800_000_000_000n;
+export const TIME_MIN_ISO = '1970-01-01T00:00:00Z';
+export const TIME_MAX_ISO = '2100-01-01T00:00:00Z';
+
+/** Largest duration filter, ms (365 days). */
+export const MAX_DURATION_MS = 365 * 86_400_000;
+
+/** Longest string filter, characters. */
+export const MAX_STRING_CHARS = 512;
+
+/** Longest accepted cursor, characters. */
+export const MAX_CURSOR_CHARS = 512;
+
+const TIME_FORMS = `ISO-8601 with a zone (2026-01-01T00:00:00Z), epoch milliseconds (13 digits, not seconds) or now / now-15m (s, m, h, d, w)`;
+
+/** JSON-quote a client value for a message, cut to 64 characters. */
+export function show(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+}
 
 const ISO_RE =
-  /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/i;
+const MS_RE = /^(\d{1,16})(?:\.(\d{1,6}))?$/;
+const RELATIVE_RE = /^now(?:-(\d{1,6})(s|m|h|d|w))?$/i;
+const UNIT_NS: Record<string, bigint> = {
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+  d: 86_400_000_000_000n,
+  w: 604_800_000_000_000n,
+};
+
+const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const daysIn = (year: number, month: number): number => (month === 2 && isLeap(year) ? 29 : DAYS[month - 1]!);
 
 /**
- * Parse a time parameter to ns since the Unix epoch.
- * @param s ISO-8601 with a zone (`2026-01-01T10:00:00.123456789Z`, up to ns precision)
- *   or epoch milliseconds (`1767261600000`, may be fractional; values before 1973-03-03,
- *   i.e. < 1e11, are refused as probable epoch seconds).
- * @returns bigint ns, or undefined when `s` is neither form.
+ * Parse a time parameter to ns since the Unix epoch (not range-checked; see {@link timeParam}).
+ * @param s ISO-8601 with a zone (`2026-01-01T10:00:00.123456789Z`, up to ns precision,
+ *   calendar-checked: no Feb 30, no 24:00), epoch milliseconds (`1767261600000`, up to
+ *   6 fractional digits; values < 1e11, i.e. before 1973-03-03, are refused as probable
+ *   epoch seconds), or `now` / `now-<n><s|m|h|d|w>` relative to `nowMs`.
+ * @param nowMs epoch ms of "now" for relative forms (default Date.now()).
+ * @returns bigint ns (may be negative or far in the future), or undefined when `s` is none of the forms.
  */
-export function parseTimeNs(s: string): bigint | undefined {
+export function parseTimeNs(s: string, nowMs: number = Date.now()): bigint | undefined {
   const t = s.trim();
-  if (/^\d{1,16}(\.\d+)?$/.test(t)) {
-    const ms = Number(t);
+  const ms = MS_RE.exec(t);
+  if (ms) {
+    const whole = BigInt(ms[1]!);
     // Epoch seconds passed by mistake land in 1970; refuse rather than silently return nothing.
-    return ms < 100_000_000_000 ? undefined : msToNs(ms);
+    if (whole < 100_000_000_000n) return undefined;
+    return whole * 1_000_000n + BigInt((ms[2] ?? '').padEnd(6, '0'));
+  }
+  const rel = RELATIVE_RE.exec(t);
+  if (rel) {
+    const now = BigInt(Math.floor(nowMs)) * 1_000_000n;
+    return rel[1] === undefined ? now : now - BigInt(rel[1]) * UNIT_NS[rel[2]!.toLowerCase()]!;
   }
   const m = ISO_RE.exec(t);
   if (!m) return undefined;
-  const hms = m[2]!.length === 5 ? `${m[2]}:00` : m[2]!;
-  const zone = m[4] === 'Z' ? 'Z' : m[4]!.replace(/^([+-]\d{2})(\d{2})$/, '$1:$2');
-  const secMs = Date.parse(`${m[1]}T${hms}${zone}`);
-  if (Number.isNaN(secMs) || secMs < 0) return undefined;
-  return BigInt(secMs) * 1_000_000n + BigInt((m[3] ?? '').padEnd(9, '0'));
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? '0')) as [
+    number, number, number, number, number, number,
+  ];
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  let offsetMin = 0;
+  if (m[8] === undefined) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return undefined;
+    offsetMin = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute - offsetMin, second, 0);
+  return BigInt(date.getTime()) * 1_000_000n + BigInt((m[7] ?? '').padEnd(9, '0'));
 }
 
-/** ns since epoch → ISO-8601 UTC with 9 fractional digits ('2026-01-01T10:00:00.123456789Z'). */
+/** ns since epoch → ISO-8601 UTC with 9 fractional digits ('2026-01-01T10:00:00.123456789Z'); ns in [0, 2262]. */
 export function nsToIso(ns: bigint): string {
   const iso = new Date(Number(ns / 1_000_000n)).toISOString();
   return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }
 
-/** A time parameter (ISO-8601 or epoch ms) → bigint ns. */
+/** True when `ns` lies in [{@link TIME_MIN_NS}, {@link TIME_MAX_NS}]. */
+export function inTimeRange(ns: bigint): boolean {
+  return ns >= TIME_MIN_NS && ns <= TIME_MAX_NS;
+}
+
+/** A time parameter (ISO-8601, epoch ms or now-relative) → bigint ns in [1970, 2100]. */
 export const timeParam = z
   .string()
   .transform((s, ctx) => {
     const ns = parseTimeNs(s);
     if (ns === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected ISO-8601 with a zone (2026-01-01T00:00:00Z) or epoch milliseconds (13 digits, not seconds), got ${JSON.stringify(s)}`,
-      });
+      ctx.addIssue({ code: 'custom', message: `expected ${TIME_FORMS}, got ${show(s)}` });
+      return z.NEVER;
+    }
+    if (!inTimeRange(ns)) {
+      ctx.addIssue({ code: 'custom', message: `out of range: expected a time between ${TIME_MIN_ISO} and ${TIME_MAX_ISO}, got ${show(s)}` });
       return z.NEVER;
     }
     return ns;
   })
-  .meta({ description: 'ISO-8601 with zone, or epoch milliseconds' });
+  .meta({ description: `ISO-8601 with zone, epoch milliseconds, or now-<n><s|m|h|d|w>; ${TIME_MIN_ISO} … ${TIME_MAX_ISO}` });
+
+/** A decimal integer string in [min, max] → number. `what` describes it in messages. */
+export function intParam(min: number, max: number, what: string) {
+  const expected = `expected ${what}, an integer between ${min} and ${max}`;
+  return z
+    .string()
+    .transform((s, ctx) => {
+      const t = s.trim();
+      const n = /^\d{1,16}$/.test(t) ? Number(t) : NaN;
+      if (Number.isNaN(n)) {
+        ctx.addIssue({ code: 'custom', message: `${expected}, got ${show(s)}` });
+        return z.NEVER;
+      }
+      if (n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `out of range: ${expected}, got ${show(s)}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
 
 /** Page size 1..max (default `def`). */
 export function limitParam(def: number, max: number) {
-  return z.coerce
-    .number({ message: `expected an integer between 1 and ${max}` })
-    .int({ message: `expected an integer between 1 and ${max}` })
-    .min(1, { message: `expected an integer between 1 and ${max}` })
-    .max(max, { message: `at most ${max}; page with next_cursor for more` })
-    .default(def);
+  return intParam(1, max, `a page size (page with next_cursor for more)`)
+    .optional()
+    .transform((v) => v ?? def)
+    .meta({ description: `page size, 1 … ${max}; default ${def}` });
 }
 
-/** A non-negative duration in ms (fractional allowed). */
-export const durationMsParam = z.coerce
-  .number({ message: 'expected a number of milliseconds ≥ 0' })
-  .min(0, { message: 'expected a number of milliseconds ≥ 0' });
+/**
+ * A duration in ms (decimal, up to 6 fractional digits = ns), 0 … {@link MAX_DURATION_MS}
+ * → bigint ns, exact.
+ */
+export const durationMsParam = z
+  .string()
+  .transform((s, ctx) => {
+    const expected = `expected milliseconds as a decimal number between 0 and ${MAX_DURATION_MS} (365 days), at most 6 decimals (e.g. 250 or 0.5)`;
+    const m = /^(\d{1,30})(?:\.(\d{1,6}))?$/.exec(s.trim());
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `${expected}, got ${show(s)}` });
+      return z.NEVER;
+    }
+    const ns = BigInt(m[1]!) * 1_000_000n + BigInt((m[2] ?? '').padEnd(6, '0'));
+    if (ns > BigInt(MAX_DURATION_MS) * 1_000_000n) {
+      ctx.addIssue({ code: 'custom', message: `out of range: ${expected}, got ${show(s)}` });
+      return z.NEVER;
+    }
+    return ns;
+  })
+  .meta({ description: `milliseconds, 0 … ${MAX_DURATION_MS}` });
 
-/** A non-empty string filter (exact match), at most 512 chars. */
+/** A non-empty string filter (exact match), at most {@link MAX_STRING_CHARS} characters. */
 export const stringFilter = z
   .string()
   .min(1, { message: 'must not be empty; omit the parameter instead' })
-  .max(512, { message: 'at most 512 characters' });
+  .max(MAX_STRING_CHARS, { message: `at most ${MAX_STRING_CHARS} characters` });
+
+/** An opaque cursor string (decoded and range-checked by the route, query-api/cursor.ts). */
+export const cursorParam = z
+  .string()
+  .min(1, { message: 'must not be empty; omit it for the first page' })
+  .max(MAX_CURSOR_CHARS, { message: 'not a valid cursor (too long); pass next_cursor from the previous page unchanged' })
+  .meta({ description: 'next_cursor of the previous page' });
+
+/** A 32-hex W3C trace id (any case) → lowercase. */
+export const traceIdParam = z
+  .string()
+  .regex(/^[0-9a-fA-F]{32}$/, { message: 'expected 32 hex characters (a W3C trace id)' })
+  .transform((s) => s.toLowerCase());
 
 /** Default window when `from` is absent: 1 h before `to`. */
 export const DEFAULT_WINDOW_NS = 3_600_000_000_000n;
 
 /**
- * Resolve from/to (ns): to defaults to now, from to `to - 1 h`.
- * @throws ValidationError `from` when from ≥ to.
+ * Resolve from/to (ns): to defaults to now, from to `to − 1 h` (not before 1970).
+ * @param from parsed `from` (already within [1970, 2100]) or undefined.
+ * @param to parsed `to` or undefined.
+ * @param nowMs epoch ms of "now" (default Date.now()).
+ * @throws ValidationError `from` when from ≥ to; `to` when only `to` was given and it is 1970-01-01T00:00:00Z.
  */
-export function resolveWindow(from: bigint | undefined, to: bigint | undefined): { from: bigint; to: bigint } {
-  const end = to ?? msToNs(Date.now());
-  const start = from ?? end - DEFAULT_WINDOW_NS;
-  if (start >= end) throw new ValidationError('from', 'must be earlier than to; swap them or widen the window');
+export function resolveWindow(
+  from: bigint | undefined,
+  to: bigint | undefined,
+  nowMs: number = Date.now(),
+): { from: bigint; to: bigint } {
+  const now = BigInt(Math.floor(nowMs)) * 1_000_000n;
+  const end = to ?? (now < TIME_MAX_NS ? now : TIME_MAX_NS);
+  const start = from ?? (end - DEFAULT_WINDOW_NS > TIME_MIN_NS ? end - DEFAULT_WINDOW_NS : TIME_MIN_NS);
+  if (start >= end) {
+    if (from === undefined) throw new ValidationError('to', `must be later than ${TIME_MIN_ISO}`);
+    throw new ValidationError('from', 'must be earlier than to; swap them or widen the window');
+  }
   return { from: start, to: end };
 }
+
+const MAX_NAMED_KEYS = 5;
 
 /**
  * Parse a querystring (or params) object with a zod schema.
  * @returns the parsed value.
- * @throws ValidationError naming the first bad parameter (dotted path) with the reason and fix;
- *   unknown parameters are named too, with the list of accepted ones.
+ * @throws ValidationError naming the first bad parameter (dotted path) with the reason and
+ *   accepted form; unknown parameters are named too (cut to 64 characters, at most 5), with
+ *   the list of accepted ones; a parameter given more than once is refused.
  */
 export function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input ?? {});
+  const shape = schema instanceof z.ZodObject ? (schema.shape as Record<string, unknown>) : undefined;
+  const obj = (input ?? {}) as Record<string, unknown>;
+  if (shape !== undefined && typeof obj === 'object') {
+    for (const name of Object.keys(shape)) {
+      if (Object.hasOwn(obj, name) && Array.isArray(obj[name])) {
+        throw new ValidationError(name, 'given more than once; pass it once');
+      }
+    }
+  }
+  const r = schema.safeParse(obj);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
-    const accepted = schema instanceof z.ZodObject ? Object.keys(schema.shape).join(', ') : '';
-    throw new ValidationError(
-      issue.keys.join(', '),
-      `unknown parameter; accepted parameters are: ${accepted}`,
-    );
+    const accepted = shape === undefined || Object.keys(shape).length === 0 ? '(none)' : Object.keys(shape).join(', ');
+    const named = issue.keys.slice(0, MAX_NAMED_KEYS).map((k) => (k === '' ? '(empty name)' : k.length > 64 ? `${k.slice(0, 64)}…` : k));
+    const more = issue.keys.length > MAX_NAMED_KEYS ? ` (and ${issue.keys.length - MAX_NAMED_KEYS} more)` : '';
+    throw new ValidationError(`${named.join(', ')}${more}`, `unknown parameter; accepted parameters are: ${accepted}`);
   }
   let message = issue.message;
   if (issue.code === 'invalid_value') {
     message = `expected one of ${issue.values.map((v) => String(v)).join(' | ')}`;
+  } else if (issue.code === 'invalid_type') {
+    message = `expected a single ${issue.expected} value`;
   }
   throw new ValidationError(issue.path.map(String).join('.') || 'query', message);
 }

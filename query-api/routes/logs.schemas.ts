@@ -2,7 +2,7 @@
  * Request schema (zod) and response shape of GET /api/v1/logs.
  */
 import { z } from 'zod';
-import { docSchema, limitParam, stringFilter, timeParam } from '../params.js';
+import { cursorParam, docSchema, limitParam, show, stringFilter, timeParam, traceIdParam } from '../params.js';
 
 /** OTel severity names → the lowest SeverityNumber of that range. */
 export const SEVERITY_MIN: Record<string, number> = {
@@ -21,11 +21,11 @@ export const severityParam = z
   .transform((s, ctx) => {
     const t = s.trim().toLowerCase();
     if (/^\d{1,2}$/.test(t) && Number(t) >= 1 && Number(t) <= 24) return Number(t);
-    const n = SEVERITY_MIN[t];
+    const n = Object.hasOwn(SEVERITY_MIN, t) ? SEVERITY_MIN[t] : undefined;
     if (n !== undefined) return n;
     ctx.addIssue({
       code: 'custom',
-      message: `expected trace|debug|info|warn|error|fatal or a SeverityNumber 1-24, got ${JSON.stringify(s)}`,
+      message: `expected trace|debug|info|warn|error|fatal or a SeverityNumber 1-24, got ${show(s)}`,
     });
     return z.NEVER;
   })
@@ -37,14 +37,10 @@ export const LogListQuery = z.strictObject({
   to: timeParam.optional().meta({ description: 'window end (exclusive); default now' }),
   severity: severityParam.optional(),
   service: stringFilter.optional(),
-  trace_id: z
-    .string()
-    .regex(/^[0-9a-fA-F]{32}$/, { message: 'expected 32 hex characters (a W3C trace id)' })
-    .transform((s) => s.toLowerCase())
-    .optional(),
+  trace_id: traceIdParam.optional(),
   q: stringFilter.optional().meta({ description: 'text contained in body (case-insensitive)' }),
   limit: limitParam(100, 1000),
-  cursor: z.string().max(512).optional().meta({ description: 'next_cursor of the previous page' }),
+  cursor: cursorParam.optional(),
 });
 export type LogListQuery = z.output<typeof LogListQuery>;
 

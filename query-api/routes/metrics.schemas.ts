@@ -3,7 +3,7 @@
  * (GET /api/v1/metrics/latency, GET /api/v1/metrics/cost).
  */
 import { z } from 'zod';
-import { docSchema, stringFilter, timeParam } from '../params.js';
+import { docSchema, intParam, stringFilter, timeParam } from '../params.js';
 
 /** Most buckets one request may ask for ((to − from) / step). */
 export const MAX_BUCKETS = 1440;
@@ -17,14 +17,18 @@ export const GROUP_COLUMNS = {
   user: 'user_id',
 } as const;
 
-const step = z.coerce
-  .number({ message: 'expected seconds, a multiple of 60 (60, 300, 3600 …)' })
-  .int({ message: 'expected seconds, a multiple of 60 (60, 300, 3600 …)' })
-  .min(60, { message: 'expected seconds, a multiple of 60 (60, 300, 3600 …)' })
-  .max(31 * 86_400, { message: 'at most 2678400 (31 days)' })
-  .refine((s) => s % 60 === 0, { message: 'expected seconds, a multiple of 60 (60, 300, 3600 …)' })
-  .default(60)
-  .meta({ description: 'bucket width in seconds, multiple of 60' });
+/** Largest bucket width, seconds (31 days). */
+export const MAX_STEP_SECONDS = 31 * 86_400;
+
+/** Most points (buckets × groups) one answer may hold. */
+export const MAX_POINTS = 50_000;
+
+const STEP_FORM = 'seconds, a multiple of 60 (60, 300, 3600 …)';
+const step = intParam(60, MAX_STEP_SECONDS, STEP_FORM)
+  .refine((s) => s % 60 === 0, { message: `expected ${STEP_FORM}` })
+  .optional()
+  .transform((s) => s ?? 60)
+  .meta({ description: `bucket width in seconds, multiple of 60, 60 … ${MAX_STEP_SECONDS}; default 60` });
 
 const common = {
   from: timeParam.optional().meta({ description: 'window start; default to − 1 h; aligned down to step' }),
@@ -71,7 +75,7 @@ export interface CostPoint {
   spans: number;
 }
 
-const errorsDoc = `Errors: 400 VIGIL_ERR_VALIDATION (bad parameter, or more than ${MAX_BUCKETS} buckets), 401 VIGIL_ERR_UNAUTHORIZED.`;
+const errorsDoc = `Errors: 400 VIGIL_ERR_VALIDATION (bad parameter, more than ${MAX_BUCKETS} buckets or ${MAX_POINTS} points), 400 VIGIL_ERR_QUERY_TOO_EXPENSIVE, 401 VIGIL_ERR_UNAUTHORIZED.`;
 
 export const latencyDoc = {
   summary: 'Span latency quantiles per time bucket',

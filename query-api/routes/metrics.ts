@@ -20,6 +20,8 @@ import {
   GROUP_COLUMNS,
   LatencyQuery,
   MAX_BUCKETS,
+  MAX_POINTS,
+  MAX_STEP_SECONDS,
   costDoc,
   latencyDoc,
   type CostPoint,
@@ -42,18 +44,19 @@ function prepare(tenant: string, q: Common) {
   const buckets = bucketsFor(q.step);
   if (buckets > MAX_BUCKETS) {
     let minStep = Math.ceil((toSec - rawFrom) / MAX_BUCKETS / 60) * 60;
-    while (bucketsFor(minStep) > MAX_BUCKETS) minStep += 60;
-    throw new ValidationError(
-      'step',
-      `${buckets} buckets exceed the limit of ${MAX_BUCKETS}; use step=${minStep} or larger, or narrow from/to`,
-    );
+    while (minStep <= MAX_STEP_SECONDS && bucketsFor(minStep) > MAX_BUCKETS) minStep += 60;
+    const fix =
+      minStep <= MAX_STEP_SECONDS
+        ? `use step=${minStep} or larger, or narrow from/to`
+        : `narrow from/to to at most ${Math.floor((MAX_BUCKETS - 1) * (MAX_STEP_SECONDS / 86_400))} days (step ≤ ${MAX_STEP_SECONDS})`;
+    throw new ValidationError('step', `${buckets} buckets exceed the limit of ${MAX_BUCKETS}; ${fix}`);
   }
   const conds = [
     'tenant = {tenant:String}',
     "minute >= toDateTime({from_s:UInt32}, 'UTC')",
     "minute < toDateTime({to_s:UInt32}, 'UTC')",
   ];
-  const params: Record<string, unknown> = { tenant, from_s: fromSec, to_s: toSec, step: q.step };
+  const params: Record<string, unknown> = { tenant, from_s: fromSec, to_s: toSec, step: q.step, max_points_plus_one: MAX_POINTS + 1 };
   if (q.service !== undefined) (conds.push('service = {service:String}'), (params.service = q.service));
   if (q.operation !== undefined) (conds.push('operation = {operation:String}'), (params.operation = q.operation));
   if (q.model !== undefined) (conds.push('model = {model:String}'), (params.model = q.model));
@@ -79,7 +82,8 @@ FROM {db:Identifier}.span_metrics_1m
 WHERE ${conds.join(' AND ')}
 GROUP BY t_s, grp
 HAVING sum(count) > 0
-ORDER BY t_s, grp`;
+ORDER BY t_s, grp
+LIMIT {max_points_plus_one:UInt32}`;
 }
 
 interface LatencyRow {
@@ -103,6 +107,18 @@ interface CostRow {
 
 const iso = (sec: unknown): string => new Date(num(sec) * 1000).toISOString();
 
+/**
+ * Refuse answers with more than {@link MAX_POINTS} points (many groups × buckets).
+ * @throws ValidationError naming group_by (or step without grouping) with the fix.
+ */
+function checkPoints(rows: unknown[], q: Common): void {
+  if (rows.length <= MAX_POINTS) return;
+  throw new ValidationError(
+    q.group_by === undefined ? 'step' : 'group_by',
+    `more than ${MAX_POINTS} points (buckets × groups); use a larger step, a narrower from/to or a filter (service, operation, model)`,
+  );
+}
+
 /** Fastify plugin with the metrics routes; expects an auth hook in an enclosing scope. */
 export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app, opts) => {
   const ch = opts.clickhouse;
@@ -112,6 +128,7 @@ export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app,
     const { conds, params, groupExpr, meta } = prepare(tenantOf(request), q);
     const sql = metricsSql('sum(count) AS n, sumMap(sketch_bins) AS bins, sum(sketch_zero) AS zero', conds, groupExpr);
     const rows = await selectRows<LatencyRow>(ch, sql, params);
+    checkPoints(rows, q);
     const points: LatencyPoint[] = rows.map((r) => {
       const sketch = sketchFromBins(r.bins, num(r.zero));
       const at = (q: number): number | null => (sketch.count === 0 ? null : sketch.getValueAtQuantile(q));
@@ -137,6 +154,7 @@ export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app,
       groupExpr,
     );
     const rows = await selectRows<CostRow>(ch, sql, params);
+    checkPoints(rows, q);
     const points: CostPoint[] = rows.map((r) => ({
       t: iso(r.t_s),
       group: q.group_by === undefined ? null : r.grp,

@@ -4,29 +4,32 @@
  * schemas with {@link docSchema}.
  */
 import { z } from 'zod';
-import { docSchema, durationMsParam, limitParam, stringFilter, timeParam } from '../params.js';
+import { cursorParam, docSchema, durationMsParam, limitParam, stringFilter, timeParam, traceIdParam } from '../params.js';
 
 /** Query of GET /api/v1/traces. Every filter applies to one span; a trace matches if any span matches all. */
-export const TraceListQuery = z.strictObject({
-  service: stringFilter.optional().meta({ description: 'span service.name (exact)' }),
-  operation: stringFilter.optional().meta({ description: 'span name (exact)' }),
-  status: z.enum(['ok', 'error', 'unset']).optional(),
-  min_duration_ms: durationMsParam.optional().meta({ description: 'span duration ≥ this, ms' }),
-  max_duration_ms: durationMsParam.optional().meta({ description: 'span duration ≤ this, ms' }),
-  from: timeParam.optional().meta({ description: 'window start (inclusive); default to − 1 h' }),
-  to: timeParam.optional().meta({ description: 'window end (exclusive); default now' }),
-  limit: limitParam(50, 500),
-  cursor: z.string().max(512).optional().meta({ description: 'next_cursor of the previous page' }),
-});
+export const TraceListQuery = z
+  .strictObject({
+    service: stringFilter.optional().meta({ description: 'span service.name (exact)' }),
+    operation: stringFilter.optional().meta({ description: 'span name (exact)' }),
+    status: z.enum(['ok', 'error', 'unset']).optional(),
+    min_duration_ms: durationMsParam.optional().meta({ description: 'span duration ≥ this, ms (0 … 31536000000)' }),
+    max_duration_ms: durationMsParam.optional().meta({ description: 'span duration ≤ this, ms (0 … 31536000000)' }),
+    from: timeParam.optional().meta({ description: 'window start (inclusive); default to − 1 h' }),
+    to: timeParam.optional().meta({ description: 'window end (exclusive); default now' }),
+    limit: limitParam(50, 500),
+    cursor: cursorParam.optional(),
+  })
+  .refine((q) => q.min_duration_ms === undefined || q.max_duration_ms === undefined || q.min_duration_ms <= q.max_duration_ms, {
+    message: 'must be ≥ min_duration_ms',
+    path: ['max_duration_ms'],
+  });
 export type TraceListQuery = z.output<typeof TraceListQuery>;
 
 /** Path params of GET /api/v1/traces/:traceId. */
-export const TraceParams = z.strictObject({
-  traceId: z
-    .string()
-    .regex(/^[0-9a-fA-F]{32}$/, { message: 'expected 32 hex characters (a W3C trace id)' })
-    .transform((s) => s.toLowerCase()),
-});
+export const TraceParams = z.strictObject({ traceId: traceIdParam });
+
+/** Query of GET /api/v1/traces/:traceId: none accepted. */
+export const TraceGetQuery = z.strictObject({});
 
 /** One trace in the list. Times: ISO-8601 UTC with ns; durations in ms. */
 export interface TraceSummary {

@@ -16,6 +16,7 @@ import { nsToIso, parseParams, resolveWindow } from '../params.js';
 import { buildTree } from '../trace-tree.js';
 import {
   TraceListQuery,
+  TraceGetQuery,
   TraceParams,
   traceGetDoc,
   traceListDoc,
@@ -74,13 +75,14 @@ function spanFilters(q: TraceListQuery): { sql: string[]; params: Record<string,
   if (q.service !== undefined) (sql.push('service = {service:String}'), (params.service = q.service));
   if (q.operation !== undefined) (sql.push('name = {operation:String}'), (params.operation = q.operation));
   if (q.status !== undefined) (sql.push('status_code = {status:String}'), (params.status = q.status));
+  // Durations are exact bigint ns (≤ 365 d), passed as decimal strings (beyond 2^53).
   if (q.min_duration_ms !== undefined) {
     sql.push('duration_ns >= {min_ns:UInt64}');
-    params.min_ns = Math.ceil(q.min_duration_ms * 1e6);
+    params.min_ns = q.min_duration_ms.toString();
   }
   if (q.max_duration_ms !== undefined) {
     sql.push('duration_ns <= {max_ns:UInt64}');
-    params.max_ns = Math.floor(q.max_duration_ms * 1e6);
+    params.max_ns = q.max_duration_ms.toString();
   }
   return { sql, params };
 }
@@ -169,7 +171,7 @@ export const traceRoutes: FastifyPluginAsync<TraceRoutesOptions> = async (app, o
     const tenant = tenantOf(request);
     const q = parseParams(TraceListQuery, request.query);
     const win = resolveWindow(q.from, q.to);
-    const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'traces');
     const f = spanFilters(q);
     const rows = await selectRows<SummaryRow>(ch, listSql(f.sql, cursor !== undefined), {
       ...f.params,
@@ -203,6 +205,7 @@ export const traceRoutes: FastifyPluginAsync<TraceRoutesOptions> = async (app, o
   app.get('/api/v1/traces/:traceId', { schema: traceGetDoc }, async (request) => {
     const tenant = tenantOf(request);
     const { traceId } = parseParams(TraceParams, request.params);
+    parseParams(TraceGetQuery, request.query);
     const rows = await selectRows<SpanDbRow>(ch, TRACE_SQL, {
       tenant,
       trace_id: traceId,

@@ -19,11 +19,11 @@ describe('parseTimeNs / nsToIso', () => {
 
 describe('cursor', () => {
   it('round-trips and rejects garbage', () => {
-    const c = encodeCursor({ ns: 1767225600123456789n, tie: 'abc' });
+    const c = encodeCursor({ ns: 1767225600123456789n, tie: '123' });
     expect(c).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(decodeCursor(c)).toEqual({ ns: 1767225600123456789n, tie: 'abc' });
-    expect(() => decodeCursor('%%%')).toThrow(/^cursor: /);
-    expect(() => decodeCursor(Buffer.from('["x","y"]').toString('base64url'))).toThrow(/^cursor: /);
+    expect(decodeCursor(c, 'logs')).toEqual({ ns: 1767225600123456789n, tie: '123' });
+    expect(() => decodeCursor('%%%', 'logs')).toThrow(/^cursor: /);
+    expect(() => decodeCursor(Buffer.from('["x","y"]').toString('base64url'), 'traces')).toThrow(/^cursor: /);
   });
 });
 
