@@ -5,8 +5,14 @@
  * Content-Encoding gzip or identity), each element validated with
  * schemas/native.ts. Valid records are published; invalid ones are reported.
  *
- * 200 `{ accepted, rejected, errors: [{ index, field, message }] }` — `field`
- * is the path, e.g. `[3].trace_id`; at most {@link MAX_ERRORS} errors listed.
+ * 200 `{ accepted, rejected, errors: [{ index, field, message }], warnings: [...] }`
+ * when at least one record is valid — `field` is the path, e.g. `[3].trace_id`;
+ * `warnings` (same shape) name the fields the schema does not know, which are
+ * ignored, with a hint: `[0].started_at` "unknown field (ignored); did you
+ * mean start_time?". At most {@link MAX_ERRORS} errors and as many warnings listed.
+ * 400 `{ error: { code: 'VIGIL_ERR_VALIDATION', message }, accepted: 0,
+ * rejected, errors, warnings }` when every record is invalid (as OTLP answers
+ * 400 when none is valid): nothing is published.
  * 400 `{ error: { code: 'VIGIL_ERR_VALIDATION', message } }` when the body is
  * not an array (or empty / too long) or not JSON; 401/413/415/429/503 use the
  * same error shape (429/503 with Retry-After). 200 only after the publisher
@@ -21,14 +27,14 @@ import { addAuthHook } from '../../platform/auth/plugin.js';
 import type { KeyVerifier } from '../../platform/auth/keys.js';
 import { ValidationError, VigilError } from '../../platform/errors.js';
 import { ENVELOPE_VERSION, type Envelope } from '../../schemas/envelope.js';
-import { NativeLog, NativeLogBatch, NativeSpan, NativeSpanBatch } from '../../schemas/native.js';
+import { NativeLog, NativeLogBatch, NativeSpan, NativeSpanBatch, unknownFields } from '../../schemas/native.js';
 import type { InflightBudget } from '../body.js';
 import { registerIntake } from '../intake.js';
 import type { EnvelopeKind, Publisher } from '../publisher.js';
 import { nativeErrorBody, prepareErrorReply, toVigilError } from '../replies.js';
-import { nativeResponseSchema } from './schemas.js';
+import { nativeRejectedSchema, nativeResponseSchema } from './schemas.js';
 
-/** Most record errors listed in one answer (`rejected` still counts all). */
+/** Most record errors (and, separately, warnings) listed in one answer (`rejected` still counts all). */
 export const MAX_ERRORS = 100;
 
 /** Options of {@link nativeRoutes}. */
@@ -62,13 +68,19 @@ function parseBody(body: unknown): unknown {
 }
 
 function validateBatch<T>(
+  kind: EnvelopeKind,
   items: unknown[],
   schema: z.ZodType<T>,
-): { ok: T[]; rejected: number; errors: RecordError[] } {
+): { ok: T[]; rejected: number; errors: RecordError[]; warnings: RecordError[] } {
   const ok: T[] = [];
   const errors: RecordError[] = [];
+  const warnings: RecordError[] = [];
   let rejected = 0;
   items.forEach((item, index) => {
+    for (const u of unknownFields(kind, item)) {
+      if (warnings.length >= MAX_ERRORS) break;
+      warnings.push({ index, field: fieldPath(index, [u.key]), message: u.message });
+    }
     const parsed = schema.safeParse(item);
     if (parsed.success) {
       ok.push(parsed.data);
@@ -80,7 +92,7 @@ function validateBatch<T>(
       errors.push({ index, field: fieldPath(index, issue.path), message: issue.message });
     }
   });
-  return { ok, rejected, errors };
+  return { ok, rejected, errors, warnings };
 }
 
 function groupBy<T>(records: T[], key: (r: T) => string): T[][] {
@@ -109,16 +121,25 @@ export const nativeRoutes: FastifyPluginAsync<NativeRoutesOptions> = async (app,
     schema: z.ZodType<T>,
     toEnvelopes: (records: T[], tenant: string, now: number) => Envelope[],
   ): void => {
-    app.post(`/api/v1/ingest/${kind}`, { schema: { response: { 200: nativeResponseSchema } } }, async (request) => {
+    app.post(`/api/v1/ingest/${kind}`, { schema: { response: { 200: nativeResponseSchema, 400: nativeRejectedSchema } } }, async (request, reply) => {
       const items = batch.safeParse(parseBody(request.body));
       if (!items.success) {
         const issue = items.error.issues[0];
         const message = issue?.code === 'invalid_type' ? 'must be a JSON array of records' : (issue?.message ?? 'invalid body');
         throw new ValidationError('body', message);
       }
-      const { ok, rejected, errors } = validateBatch(items.data, schema);
+      const { ok, rejected, errors, warnings } = validateBatch(kind, items.data, schema);
+      if (ok.length === 0) {
+        const first = errors[0];
+        const err = new VigilError(
+          'VIGIL_ERR_VALIDATION',
+          `all ${rejected} ${kind === 'spans' ? 'spans' : 'log records'} were rejected, nothing was accepted` +
+            (first === undefined ? '' : `; first problem: ${first.field}: ${first.message}`),
+        );
+        return prepareErrorReply(reply, err).send({ ...nativeErrorBody(err), accepted: 0, rejected, errors, warnings });
+      }
       await opts.publisher.publish(kind, toEnvelopes(ok, request.tenant, Date.now()));
-      return { accepted: ok.length, rejected, errors };
+      return { accepted: ok.length, rejected, errors, warnings };
     });
   };
 
