@@ -1,73 +1,156 @@
 #!/usr/bin/env node
 /**
- * The `vigil` CLI.
+ * The `vigil` CLI (argument parsing: commander).
  *
  *   vigil start [--no-demo]           everything in one process (embedded default)
  *   vigil migrate                     apply ClickHouse and Postgres migrations
- *   vigil keys create --project NAME  create and print an API key
+ *   vigil keys create --project NAME  create an API key and print it (only the key, on stdout)
  *   vigil ingest | process | query    one role (distributed mode, real servers)
  *   vigil kafka start                 the local Kafka broker in the foreground
+ *   vigil --version | --help | <command> --help
  *
- * Exit codes: 0 success, 1 runtime error, 2 usage error.
+ * Output: results (the banner, a key, migration counts) on stdout; logs (pino
+ * JSON lines) and errors on stderr. Errors are one line `vigil: CODE: message`
+ * without a stack trace (VIGIL_LOG_LEVEL=debug adds it for unexpected errors).
+ *
+ * Exit codes: {@link EXIT_OK} 0 success, {@link EXIT_FAILURE} 1 runtime or
+ * configuration error, {@link EXIT_USAGE} 2 usage error (unknown command or
+ * option, missing argument).
  */
-import { parseArgs } from 'node:util';
-import { loadConfig, type VigilConfig } from '../platform/config.js';
-import { createLogger, type Logger } from '../platform/logger.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { pino } from 'pino';
+import { checkStartup, loadConfig, type StartupChecks, type VigilConfig } from '../platform/config.js';
+import type { Logger } from '../platform/logger.js';
 import { VigilError } from '../platform/errors.js';
-import { startVigil, type Role, type RunningVigil } from '../platform/lifecycle.js';
+import type { Role, RunningVigil } from '../platform/lifecycle.js';
 
-const USAGE = `usage: vigil <command>
-  start [--no-demo]            run ingest, processors and the query API in one process
-  migrate                      apply ClickHouse and Postgres migrations
-  keys create --project NAME   create an API key for a project and print it
-  ingest | process | query     run one role against KAFKA_BROKERS, CLICKHOUSE_URL, DATABASE_URL
-  kafka start                  run the local Kafka broker in the foreground`;
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      'no-demo': { type: 'boolean', default: false },
-      project: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  const [command, sub] = positionals;
-  if (values.help || command === undefined) {
-    process.stdout.write(USAGE + '\n');
-    return command === undefined && !values.help ? 2 : 0;
+/** Version from the package.json above this file (bin/ when run with tsx, dist/bin/ when built). */
+function packageVersion(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) {
+      const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'vigil' && typeof pkg.version === 'string') return pkg.version;
+    }
+    dir = path.dirname(dir);
   }
+  return 'unknown';
+}
+
+/** The root logger of a CLI process: pino JSON lines on stderr (stdout is for results). */
+function stderrLogger(level: string): Logger {
+  return pino({ level, base: { app: 'vigil' } }, pino.destination({ dest: 2, sync: true }));
+}
+
+/**
+ * Parse the environment, run the fast start-up checks (before any slow step), create the logger.
+ * @param checks what this command listens on and connects to.
+ * @throws VigilError VIGIL_ERR_CONFIG naming the variable, its value and the fix.
+ */
+async function prepare(checks: (c: VigilConfig) => StartupChecks): Promise<{ config: VigilConfig; log: Logger }> {
   const config = loadConfig(process.env);
-  const log = createLogger(config.logLevel);
+  await checkStartup(config, checks(config));
+  return { config, log: stderrLogger(config.logLevel) };
+}
 
-  switch (command) {
-    case 'start':
-      return runUntilSignal(config, log, ['ingest', 'processor', 'query'], { embedded: true, demo: !values['no-demo'] });
-    case 'ingest':
-      return runUntilSignal(config, log, ['ingest'], { embedded: false, demo: false });
-    case 'process':
-      return runUntilSignal(config, log, ['processor'], { embedded: false, demo: false });
-    case 'query':
-      return runUntilSignal(config, log, ['query'], { embedded: false, demo: false });
-    case 'migrate':
-      return migrate(config, log);
-    case 'keys':
-      if (sub !== 'create' || values.project === undefined || values.project.trim() === '') {
-        process.stderr.write('usage: vigil keys create --project NAME\n');
-        return 2;
-      }
-      return createKey(config, log, values.project.trim());
-    case 'kafka':
-      if (sub !== 'start') {
-        process.stderr.write('usage: vigil kafka start\n');
-        return 2;
-      }
-      return kafkaForeground(config, log);
-    default:
-      process.stderr.write(`unknown command: ${command}\n${USAGE}\n`);
-      return 2;
-  }
+const INGEST_PORT = (c: VigilConfig) => ({ variable: 'VIGIL_INGEST_PORT' as const, port: c.ingest.port });
+const QUERY_PORT = (c: VigilConfig) => ({ variable: 'VIGIL_QUERY_PORT' as const, port: c.query.port });
+
+/** Build the command tree. Every command has --help; commander errors are thrown (exitOverride) and mapped in {@link main}. */
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('vigil');
+  program
+    .description('Vigil: telemetry pipeline (OTLP ingest → Kafka → processors → ClickHouse) with a query API')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'show help for the command')
+    .helpCommand('help [command]', 'show help for a command')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`vigil: ${s}`),
+    })
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 success, 1 runtime or configuration error, 2 usage error.\n' +
+        'Configuration comes from environment variables (README.md, "Configuration").',
+    );
+
+  program
+    .command('start')
+    .description('run ingest, processors and the query API in one process (embedded stores unless URLs are set)')
+    .option('--no-demo', 'do not start the demo service')
+    .action(async (opts: { demo: boolean }) => {
+      const { config, log } = await prepare((c) => ({ listen: [INGEST_PORT(c), QUERY_PORT(c)], servers: ['kafka', 'clickhouse', 'postgres'] }));
+      setExit(await runUntilSignal(config, log, ['ingest', 'processor', 'query'], { embedded: true, demo: opts.demo }));
+    });
+
+  program
+    .command('migrate')
+    .description('apply ClickHouse and Postgres migrations, then exit')
+    .action(async () => {
+      const { config, log } = await prepare(() => ({ listen: [], servers: ['clickhouse', 'postgres'] }));
+      setExit(await migrate(config, log));
+    });
+
+  const keys = program.command('keys').description('manage API keys');
+  keys
+    .command('create')
+    .description('create an API key for a project (the project is created if missing); prints only the key on stdout')
+    .requiredOption('-p, --project <name>', 'project (tenant) the key belongs to')
+    .action(async (opts: { project: string }, cmd: Command) => {
+      const project = opts.project.trim();
+      if (project === '') cmd.error('error: option --project must not be empty', { exitCode: EXIT_USAGE, code: 'vigil.usage' });
+      const { config, log } = await prepare(() => ({ listen: [], servers: ['postgres'] }));
+      setExit(await createKey(config, log, project));
+    });
+
+  program
+    .command('ingest')
+    .description('run the ingest role against KAFKA_BROKERS and DATABASE_URL')
+    .action(async () => {
+      const { config, log } = await prepare((c) => ({ listen: [INGEST_PORT(c)], servers: ['kafka', 'postgres'] }));
+      setExit(await runUntilSignal(config, log, ['ingest'], { embedded: false, demo: false }));
+    });
+  program
+    .command('process')
+    .description('run the processor role against KAFKA_BROKERS and CLICKHOUSE_URL')
+    .action(async () => {
+      const { config, log } = await prepare(() => ({ listen: [], servers: ['kafka', 'clickhouse'] }));
+      setExit(await runUntilSignal(config, log, ['processor'], { embedded: false, demo: false }));
+    });
+  program
+    .command('query')
+    .description('run the query API against CLICKHOUSE_URL and DATABASE_URL')
+    .action(async () => {
+      const { config, log } = await prepare((c) => ({ listen: [QUERY_PORT(c)], servers: ['clickhouse', 'postgres'] }));
+      setExit(await runUntilSignal(config, log, ['query'], { embedded: false, demo: false }));
+    });
+
+  const kafka = program.command('kafka').description('the local Kafka broker');
+  kafka
+    .command('start')
+    .description('run the local Kafka broker (KRaft) in the foreground; prints its address')
+    .action(async () => {
+      const { config, log } = await prepare(() => ({ listen: [], servers: [] }));
+      setExit(await kafkaForeground(config, log));
+    });
+
+  // Usage errors point at the help of the command that failed to parse.
+  const hint = (cmd: Command, name: string): void => {
+    cmd.showHelpAfterError(`(run "${name} --help" for usage)`);
+    for (const sub of cmd.commands) hint(sub, `${name} ${sub.name()}`);
+  };
+  hint(program, 'vigil');
+  return program;
 }
 
 async function runUntilSignal(
@@ -76,14 +159,15 @@ async function runUntilSignal(
   roles: Role[],
   opts: { embedded: boolean; demo: boolean },
 ): Promise<number> {
+  const { startVigil } = await import('../platform/lifecycle.js');
   const vigil: RunningVigil = await startVigil(config, log, { roles, ...opts });
-  printBanner(vigil);
+  printBanner(vigil, config);
   await new Promise<void>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (signalled) {
         log.warn({ signal }, 'second signal: exiting without a clean shutdown');
-        process.exit(1);
+        process.exit(EXIT_FAILURE);
       }
       signalled = true;
       log.info({ signal }, 'shutting down: stop intake, drain workers, flush, commit, close');
@@ -95,10 +179,17 @@ async function runUntilSignal(
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-  return 0;
+  return EXIT_OK;
 }
 
-function printBanner(v: RunningVigil): void {
+const GROUP_SOURCE: Record<VigilConfig['kafka']['consumerGroupSource'], string> = {
+  explicit: 'VIGIL_KAFKA_CONSUMER_GROUP',
+  'data-dir': 'derived from the data directory: embedded ClickHouse',
+  default: 'shared by all processors of the ClickHouse server',
+};
+
+function printBanner(v: RunningVigil, config: VigilConfig): void {
+  const kafka = v.transport !== 'in-process';
   const lines = [
     '',
     'Vigil is running',
@@ -107,6 +198,8 @@ function printBanner(v: RunningVigil): void {
     v.queryUrl && `  query API          ${v.queryUrl}/api/v1/traces`,
     v.demoUrl && `  demo service       ${v.demoUrl}`,
     `  transport          ${v.transport}`,
+    kafka && v.queryUrl !== undefined && `  consumer group     ${config.kafka.consumerGroup} (${GROUP_SOURCE[config.kafka.consumerGroupSource]})`,
+    `  data directory     ${config.dataDir}`,
     v.apiKey && `  API key            ${v.apiKey}`,
     v.apiKey && v.queryUrl && `  try: curl -H "Authorization: Bearer ${v.apiKey}" '${v.queryUrl}/api/v1/traces?limit=5'`,
     '  Ctrl-C to stop',
@@ -119,6 +212,7 @@ async function migrate(config: VigilConfig, log: Logger): Promise<number> {
   const { createClickHouse } = await import('../platform/clickhouse.js');
   const { startPostgres } = await import('../platform/postgres.js');
   const { migrateClickHouse, migratePostgres } = await import('../platform/migrate.js');
+  fs.mkdirSync(config.dataDir, { recursive: true });
   const pg = await startPostgres({ url: config.postgres.url, dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
   try {
     const p = await migratePostgres(pg.pool, { log });
@@ -132,13 +226,14 @@ async function migrate(config: VigilConfig, log: Logger): Promise<number> {
   } finally {
     await pg.stop();
   }
-  return 0;
+  return EXIT_OK;
 }
 
 async function createKey(config: VigilConfig, log: Logger, project: string): Promise<number> {
   const { startPostgres } = await import('../platform/postgres.js');
   const { migratePostgres } = await import('../platform/migrate.js');
   const { createApiKey } = await import('../platform/auth/keys.js');
+  fs.mkdirSync(config.dataDir, { recursive: true });
   const pg = await startPostgres({ url: config.postgres.url, dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
   try {
     await migratePostgres(pg.pool, { log });
@@ -148,11 +243,10 @@ async function createKey(config: VigilConfig, log: Logger, project: string): Pro
   } finally {
     await pg.stop();
   }
-  return 0;
+  return EXIT_OK;
 }
 
 async function kafkaForeground(config: VigilConfig, log: Logger): Promise<number> {
-  const path = await import('node:path');
   const { startLocalKafka } = await import('../platform/kafka/local-broker.js');
   const { cacheDir } = await import('../platform/paths.js');
   const broker = await startLocalKafka({
@@ -167,17 +261,47 @@ async function kafkaForeground(config: VigilConfig, log: Logger): Promise<number
     process.once('SIGTERM', resolve);
   });
   await broker.stop();
-  return 0;
+  return EXIT_OK;
+}
+
+/** One line on stderr for a failure; the stack only for unexpected errors and only at debug level. */
+function reportFailure(err: unknown): void {
+  if (err instanceof VigilError) {
+    process.stderr.write(`vigil: ${err.code}: ${err.message}\n`);
+    return;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  const level = process.env['VIGIL_LOG_LEVEL'] ?? '';
+  if ((level === 'debug' || level === 'trace') && err instanceof Error && err.stack !== undefined) {
+    process.stderr.write(`vigil: unexpected error: ${err.stack}\n`);
+  } else {
+    process.stderr.write(`vigil: unexpected error: ${message.split('\n')[0]} (VIGIL_LOG_LEVEL=debug shows the stack trace)\n`);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  if (argv.length === 0) {
+    process.stderr.write(program.helpInformation());
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    reportFailure(err);
+    return EXIT_FAILURE;
+  }
+  return exitCode;
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof VigilError) {
-      process.stderr.write(`vigil: ${err.code}: ${err.message}\n`);
-    } else {
-      process.stderr.write(`vigil: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    }
-    process.exit(1);
+    reportFailure(err);
+    process.exit(EXIT_FAILURE);
   },
 );

@@ -3,59 +3,150 @@
  *
  * Components never read `process.env`; they receive the typed {@link VigilConfig}
  * (or the slice they need). Every variable is documented in README.md
- * ("Configuration").
+ * ("Configuration"). A bad value fails {@link loadConfig} at once with one
+ * line per problem naming the variable, its value and the fix; checks that
+ * need the network or the OS (does VIGIL_HOST resolve, is a port free) are in
+ * {@link checkStartup}, which the CLI runs before any slow start-up step.
  */
+import crypto from 'node:crypto';
+import dns from 'node:dns';
+import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { VigilError } from './errors.js';
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
+/** Hostname per RFC 1123: dot-separated labels of letters, digits and inner hyphens; ≤ 253 chars. */
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/** True for an IPv4/IPv6 literal or a syntactically valid hostname. */
+function isHost(s: string): boolean {
+  return net.isIP(s) !== 0 || HOSTNAME.test(s);
+}
+
+/**
+ * Split `host:port` (IPv6 as `[::1]:9092`).
+ * @returns host (brackets removed) and port, or undefined when the entry is not host:port with port 1–65535.
+ */
+export function parseHostPort(entry: string): { host: string; port: number } | undefined {
+  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(entry) ?? /^([^:[\]\s]+):(\d{1,5})$/.exec(entry);
+  if (m === null) return undefined;
+  const host = m[1]!;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return undefined;
+  if (entry.startsWith('[') ? net.isIPv6(host) === false : !isHost(host)) return undefined;
+  return { host, port };
+}
+
+/** Unset or blank → undefined; otherwise the trimmed value. */
 const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** Whole number in [min, max]; unset or blank → undefined (the caller applies the default). */
+const intVar = (min: number, max: number, fix: string) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} — ${fix}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const portVar = (fix: string) => intVar(0, 65535, fix);
+const positiveVar = (fix: string) => intVar(1, Number.MAX_SAFE_INTEGER, fix);
+
+/** A URL whose scheme is one of `protocols`; unset or blank → undefined. */
+const urlVar = (protocols: string[], fix: string) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    let url: URL | undefined;
+    try {
+      url = new URL(v);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || !protocols.includes(url.protocol) || url.hostname === '') {
+      ctx.addIssue({ code: 'custom', message: fix });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 const EnvSchema = z.object({
-  VIGIL_DATA_DIR: z.string().default('.vigil'),
-  VIGIL_HOST: z.string().default('127.0.0.1'),
-  VIGIL_INGEST_PORT: port.default(4318),
-  VIGIL_QUERY_PORT: port.default(8080),
-  VIGIL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  VIGIL_DATA_DIR: optionalString,
+  VIGIL_HOST: optionalString.refine((v) => v === undefined || isHost(v), {
+    message: 'not an IP address or hostname — set VIGIL_HOST to an address of this machine, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)',
+  }),
+  VIGIL_INGEST_PORT: portVar('set VIGIL_INGEST_PORT to a free TCP port (default 4318; 0 picks a free one)'),
+  VIGIL_QUERY_PORT: portVar('set VIGIL_QUERY_PORT to a free TCP port (default 8080; 0 picks a free one)'),
+  VIGIL_LOG_LEVEL: optionalString.refine((v) => v === undefined || (LOG_LEVELS as readonly string[]).includes(v), {
+    message: `must be one of ${LOG_LEVELS.join(', ')}`,
+  }),
   VIGIL_API_KEY: optionalString,
-  VIGIL_DEFAULT_PROJECT: z.string().min(1).default('default'),
+  VIGIL_DEFAULT_PROJECT: optionalString,
 
-  KAFKA_BROKERS: optionalString,
-  VIGIL_KAFKA_CLIENT_ID: z.string().default('vigil'),
-  VIGIL_KAFKA_TOPIC_SPANS: z.string().default('vigil.spans'),
-  VIGIL_KAFKA_TOPIC_LOGS: z.string().default('vigil.logs'),
-  VIGIL_KAFKA_PARTITIONS: positiveInt.default(6),
-  VIGIL_KAFKA_REPLICATION: positiveInt.default(1),
-  VIGIL_KAFKA_CONSUMER_GROUP: z.string().default('vigil-processors'),
-  VIGIL_KAFKA_LINGER_MS: z.coerce.number().int().min(0).default(5),
-  VIGIL_KAFKA_VERSION: z.string().default('3.9.1'),
+  KAFKA_BROKERS: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const entries = v.split(',').map((b) => b.trim()).filter(Boolean);
+    const bad = entries.filter((b) => parseHostPort(b) === undefined);
+    if (entries.length === 0 || bad.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          `${entries.length === 1 || bad.length === 0 ? 'not' : `${bad.map((b) => JSON.stringify(b)).join(', ')} is not`} host:port with a port from 1 to 65535 — ` +
+          'set KAFKA_BROKERS to comma-separated host:port pairs (e.g. localhost:9092), or unset it to use the local broker',
+      });
+      return z.NEVER;
+    }
+    return entries;
+  }),
+  VIGIL_KAFKA_CLIENT_ID: optionalString,
+  VIGIL_KAFKA_TOPIC_SPANS: optionalString,
+  VIGIL_KAFKA_TOPIC_LOGS: optionalString,
+  VIGIL_KAFKA_PARTITIONS: positiveVar('set VIGIL_KAFKA_PARTITIONS to the partition count of the topics Vigil creates (default 6)'),
+  VIGIL_KAFKA_REPLICATION: positiveVar('set VIGIL_KAFKA_REPLICATION to the replication factor of the topics Vigil creates (default 1)'),
+  VIGIL_KAFKA_CONSUMER_GROUP: optionalString,
+  VIGIL_KAFKA_LINGER_MS: intVar(0, 60_000, 'set VIGIL_KAFKA_LINGER_MS to milliseconds (default 5)'),
+  VIGIL_KAFKA_MAX_MESSAGE_BYTES: positiveVar('set VIGIL_KAFKA_MAX_MESSAGE_BYTES to bytes, at most the broker\'s message.max.bytes (default 1000000)'),
+  VIGIL_KAFKA_VERSION: optionalString,
 
-  CLICKHOUSE_URL: optionalString,
+  CLICKHOUSE_URL: urlVar(
+    ['http:', 'https:'],
+    'not an http(s) URL — set CLICKHOUSE_URL to the ClickHouse HTTP interface, e.g. http://localhost:8123, or unset it to use embedded chDB',
+  ),
   CLICKHOUSE_USER: optionalString,
   CLICKHOUSE_PASSWORD: optionalString,
-  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('vigil'),
-  VIGIL_RETENTION_DAYS: positiveInt.default(30),
+  CLICKHOUSE_DATABASE: optionalString.refine((v) => v === undefined || /^[A-Za-z_][A-Za-z0-9_]*$/.test(v), {
+    message: 'must be a database name of letters, digits and underscores, not starting with a digit (default vigil)',
+  }),
+  VIGIL_RETENTION_DAYS: positiveVar('set VIGIL_RETENTION_DAYS to days (default 30)'),
 
-  DATABASE_URL: optionalString,
-  VIGIL_PG_PORT: port.default(0),
+  DATABASE_URL: urlVar(
+    ['postgres:', 'postgresql:'],
+    'not a postgres:// URL — set DATABASE_URL to e.g. postgres://user:password@localhost:5432/vigil, or unset it to use embedded Postgres',
+  ),
+  VIGIL_PG_PORT: portVar('set VIGIL_PG_PORT to a TCP port for the embedded Postgres (default 0: a free one)'),
 
-  VIGIL_WORKER_THREADS: positiveInt.optional(),
-  VIGIL_MAX_BODY_BYTES: positiveInt.default(20 * 1024 * 1024),
-  VIGIL_MAX_INFLIGHT_BYTES: positiveInt.default(64 * 1024 * 1024),
-  VIGIL_MAX_INFLIGHT_REQUESTS: positiveInt.default(256),
+  VIGIL_WORKER_THREADS: positiveVar('set VIGIL_WORKER_THREADS to the Piscina thread count (default: the number of cores)'),
+  VIGIL_PROCESSOR_CONCURRENCY: positiveVar('set VIGIL_PROCESSOR_CONCURRENCY to how many partitions one processor handles at once (default 3)'),
+  VIGIL_MAX_FUTURE_SKEW_MS: intVar(0, 366 * 86_400_000, 'set VIGIL_MAX_FUTURE_SKEW_MS to how far in the future a record time may lie, ms (default 86400000)'),
+  VIGIL_MAX_BODY_BYTES: positiveVar('set VIGIL_MAX_BODY_BYTES to bytes (default 20971520)'),
+  VIGIL_MAX_INFLIGHT_BYTES: positiveVar('set VIGIL_MAX_INFLIGHT_BYTES to bytes (default 67108864)'),
+  VIGIL_MAX_INFLIGHT_REQUESTS: positiveVar('set VIGIL_MAX_INFLIGHT_REQUESTS to a request count (default 256)'),
 });
 
 /** Fully parsed configuration. Ports are TCP ports (0 = pick a free one); sizes in bytes; times in ms. */
 export interface VigilConfig {
   dataDir: string;
   host: string;
-  logLevel: z.infer<typeof EnvSchema>['VIGIL_LOG_LEVEL'];
+  logLevel: (typeof LOG_LEVELS)[number];
   ingest: { port: number; maxBodyBytes: number; maxInflightBytes: number; maxInflightRequests: number };
   query: { port: number };
   auth: { apiKey: string | undefined; defaultProject: string };
@@ -66,8 +157,17 @@ export interface VigilConfig {
     topics: { spans: string; logs: string };
     partitions: number;
     replication: number;
+    /** The processors' consumer group id (see {@link consumerGroupFor}). */
     consumerGroup: string;
+    /**
+     * Where {@link consumerGroup} came from: `explicit` (VIGIL_KAFKA_CONSUMER_GROUP),
+     * `data-dir` (derived from the data directory, embedded ClickHouse) or `default`
+     * (`vigil-processors`, shared by every processor writing to one ClickHouse server).
+     */
+    consumerGroupSource: 'explicit' | 'data-dir' | 'default';
     lingerMs: number;
+    /** Largest Kafka message value Vigil produces (bytes, uncompressed; VIGIL_KAFKA_MAX_MESSAGE_BYTES). */
+    maxMessageBytes: number;
     /** Apache Kafka version the local broker resolves from Maven Central. */
     localVersion: string;
   };
@@ -84,54 +184,239 @@ export interface VigilConfig {
     url: string | undefined;
     embeddedPort: number;
   };
-  processors: { threads: number };
+  processors: {
+    threads: number;
+    /** Partitions one processor consumes concurrently (kafkajs partitionsConsumedConcurrently). */
+    concurrency: number;
+  };
+  /** How far in the future a record time may lie before ingest rejects it (ms; schemas/limits.ts). */
+  maxFutureSkewMs: number;
+}
+
+/** Variables whose values are never echoed in messages (they are secrets or may hold one). */
+const SECRET_VARS = new Set(['VIGIL_API_KEY', 'CLICKHOUSE_PASSWORD']);
+
+/** The value as shown in an error message: JSON-quoted, URL passwords replaced by `***`, secrets hidden. */
+function shown(variable: string, value: string | undefined): string {
+  if (value === undefined) return '(unset)';
+  if (SECRET_VARS.has(variable)) return '(hidden)';
+  return JSON.stringify(value.replace(/(\/\/[^:/@\s]*:)[^@/\s]*@/, '$1***@'));
 }
 
 /**
- * Parse and validate the environment.
+ * The processors' consumer group id.
+ *
+ * With an embedded ClickHouse (no CLICKHOUSE_URL) every `vigil start` stores only
+ * what its own processors consume, so two instances on one broker must not share
+ * a group (Kafka would split the partitions between them and each would see part
+ * of the data). The id is then `vigil-processors-<first 10 hex chars of
+ * sha256(real path of the data directory)>`: stable across restarts of one
+ * instance, different for different data directories. With a ClickHouse server
+ * all processors share `vigil-processors`. VIGIL_KAFKA_CONSUMER_GROUP overrides both.
+ * @param explicit VIGIL_KAFKA_CONSUMER_GROUP, if set.
+ * @param dataDir absolute data directory.
+ * @param embeddedClickHouse true when CLICKHOUSE_URL is unset.
+ */
+export function consumerGroupFor(
+  explicit: string | undefined,
+  dataDir: string,
+  embeddedClickHouse: boolean,
+): { id: string; source: VigilConfig['kafka']['consumerGroupSource'] } {
+  if (explicit !== undefined) return { id: explicit, source: 'explicit' };
+  if (!embeddedClickHouse) return { id: 'vigil-processors', source: 'default' };
+  let real = dataDir;
+  try {
+    real = fs.realpathSync.native(dataDir);
+  } catch {
+    // not created yet: the resolved path is what it will be
+  }
+  const hash = crypto.createHash('sha256').update(real).digest('hex').slice(0, 10);
+  return { id: `vigil-processors-${hash}`, source: 'data-dir' };
+}
+
+/**
+ * Parse and validate the environment. Pure and synchronous (no network, no files
+ * written); see {@link checkStartup} for the checks that need the OS.
  * @param env variables, usually `process.env`.
  * @returns the typed configuration.
- * @throws VigilError VIGIL_ERR_CONFIG naming each bad variable and what it expects.
+ * @throws VigilError VIGIL_ERR_CONFIG, message `invalid configuration: VAR="value": problem — fix`
+ *   with every bad variable, joined by `; ` (one line).
  */
 export function loadConfig(env: Record<string, string | undefined>): VigilConfig {
   const parsed = EnvSchema.safeParse(env);
+  const problems: string[] = [];
   if (!parsed.success) {
-    const detail = parsed.error.issues
-      .map((i) => `${i.path.join('.')}: ${i.message}`)
-      .join('; ');
-    throw new VigilError('VIGIL_ERR_CONFIG', `invalid configuration: ${detail}`);
+    for (const issue of parsed.error.issues) {
+      const variable = String(issue.path[0] ?? '');
+      problems.push(`${variable}=${shown(variable, env[variable])}: ${issue.message}`);
+    }
   }
   const e = parsed.data;
+  if (e !== undefined) {
+    const ingestPort = e.VIGIL_INGEST_PORT ?? 4318;
+    const queryPort = e.VIGIL_QUERY_PORT ?? 8080;
+    if (ingestPort !== 0 && ingestPort === queryPort) {
+      problems.push(
+        `VIGIL_INGEST_PORT=${ingestPort} and VIGIL_QUERY_PORT=${queryPort}: ingest and the query API need different ports — change one of them`,
+      );
+    }
+  }
+  if (problems.length > 0 || e === undefined) {
+    throw new VigilError('VIGIL_ERR_CONFIG', `invalid configuration: ${problems.join('; ')}`);
+  }
+  const dataDir = path.resolve(e.VIGIL_DATA_DIR ?? '.vigil');
+  const group = consumerGroupFor(e.VIGIL_KAFKA_CONSUMER_GROUP, dataDir, e.CLICKHOUSE_URL === undefined);
   return {
-    dataDir: path.resolve(e.VIGIL_DATA_DIR),
-    host: e.VIGIL_HOST,
-    logLevel: e.VIGIL_LOG_LEVEL,
+    dataDir,
+    host: e.VIGIL_HOST ?? '127.0.0.1',
+    logLevel: (e.VIGIL_LOG_LEVEL ?? 'info') as VigilConfig['logLevel'],
     ingest: {
-      port: e.VIGIL_INGEST_PORT,
-      maxBodyBytes: e.VIGIL_MAX_BODY_BYTES,
-      maxInflightBytes: e.VIGIL_MAX_INFLIGHT_BYTES,
-      maxInflightRequests: e.VIGIL_MAX_INFLIGHT_REQUESTS,
+      port: e.VIGIL_INGEST_PORT ?? 4318,
+      maxBodyBytes: e.VIGIL_MAX_BODY_BYTES ?? 20 * 1024 * 1024,
+      maxInflightBytes: e.VIGIL_MAX_INFLIGHT_BYTES ?? 64 * 1024 * 1024,
+      maxInflightRequests: e.VIGIL_MAX_INFLIGHT_REQUESTS ?? 256,
     },
-    query: { port: e.VIGIL_QUERY_PORT },
-    auth: { apiKey: e.VIGIL_API_KEY, defaultProject: e.VIGIL_DEFAULT_PROJECT },
+    query: { port: e.VIGIL_QUERY_PORT ?? 8080 },
+    auth: { apiKey: e.VIGIL_API_KEY, defaultProject: e.VIGIL_DEFAULT_PROJECT ?? 'default' },
     kafka: {
-      brokers: e.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean),
-      clientId: e.VIGIL_KAFKA_CLIENT_ID,
-      topics: { spans: e.VIGIL_KAFKA_TOPIC_SPANS, logs: e.VIGIL_KAFKA_TOPIC_LOGS },
-      partitions: e.VIGIL_KAFKA_PARTITIONS,
-      replication: e.VIGIL_KAFKA_REPLICATION,
-      consumerGroup: e.VIGIL_KAFKA_CONSUMER_GROUP,
-      lingerMs: e.VIGIL_KAFKA_LINGER_MS,
-      localVersion: e.VIGIL_KAFKA_VERSION,
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.VIGIL_KAFKA_CLIENT_ID ?? 'vigil',
+      topics: { spans: e.VIGIL_KAFKA_TOPIC_SPANS ?? 'vigil.spans', logs: e.VIGIL_KAFKA_TOPIC_LOGS ?? 'vigil.logs' },
+      partitions: e.VIGIL_KAFKA_PARTITIONS ?? 6,
+      replication: e.VIGIL_KAFKA_REPLICATION ?? 1,
+      consumerGroup: group.id,
+      consumerGroupSource: group.source,
+      lingerMs: e.VIGIL_KAFKA_LINGER_MS ?? 5,
+      maxMessageBytes: e.VIGIL_KAFKA_MAX_MESSAGE_BYTES ?? 1_000_000,
+      localVersion: e.VIGIL_KAFKA_VERSION ?? '3.9.1',
     },
     clickhouse: {
       url: e.CLICKHOUSE_URL,
       username: e.CLICKHOUSE_USER,
       password: e.CLICKHOUSE_PASSWORD,
-      database: e.CLICKHOUSE_DATABASE,
-      retentionDays: e.VIGIL_RETENTION_DAYS,
+      database: e.CLICKHOUSE_DATABASE ?? 'vigil',
+      retentionDays: e.VIGIL_RETENTION_DAYS ?? 30,
     },
-    postgres: { url: e.DATABASE_URL, embeddedPort: e.VIGIL_PG_PORT },
-    processors: { threads: e.VIGIL_WORKER_THREADS ?? os.availableParallelism() },
+    postgres: { url: e.DATABASE_URL, embeddedPort: e.VIGIL_PG_PORT ?? 0 },
+    processors: { threads: e.VIGIL_WORKER_THREADS ?? os.availableParallelism(), concurrency: e.VIGIL_PROCESSOR_CONCURRENCY ?? 3 },
+    maxFutureSkewMs: e.VIGIL_MAX_FUTURE_SKEW_MS ?? 24 * 3600 * 1000,
   };
+}
+
+/** What {@link checkStartup} verifies. */
+export interface StartupChecks {
+  /** Ports this process will listen on on VIGIL_HOST, each with the variable that sets it (0 = any free port). */
+  listen: Array<{ variable: 'VIGIL_INGEST_PORT' | 'VIGIL_QUERY_PORT'; port: number }>;
+  /** Configured servers this process will connect to, whose host names must exist. */
+  servers: Array<'kafka' | 'clickhouse' | 'postgres'>;
+  /** Time limit of each DNS lookup and listen attempt (ms; default 3000). */
+  timeoutMs?: number;
+}
+
+/** Result of a time-boxed DNS lookup: ok, or the error code (`ENOTFOUND`, `EAI_AGAIN`, `ETIMEDOUT`, ...). */
+async function lookupWithin(host: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; code: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<{ ok: false; code: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, code: 'ETIMEDOUT' }), timeoutMs);
+    timer.unref();
+  });
+  const lookup = dns.promises.lookup(host).then(
+    () => ({ ok: true }) as const,
+    (err: NodeJS.ErrnoException) => ({ ok: false, code: err.code ?? 'EUNKNOWN' }) as const,
+  );
+  try {
+    return await Promise.race([lookup, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Listen on host:port and close again. @returns undefined when that worked, else the error code. */
+async function tryListen(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+  const server = net.createServer();
+  try {
+    return await new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve('ETIMEDOUT'), timeoutMs);
+      timer.unref();
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        resolve(err.code ?? 'EUNKNOWN');
+      });
+      server.listen({ host, port, exclusive: true }, () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+    });
+  } finally {
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+const HOST_FIX = 'set VIGIL_HOST to an address of this machine, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)';
+
+/**
+ * Start-up checks that need the OS, run before any slow step so a mistake fails
+ * in seconds: VIGIL_HOST resolves and can be listened on; each port in
+ * `checks.listen` is free (listened on and closed again at once); the host
+ * names of the configured servers exist (only a definite "no such name"
+ * fails; a slow or unreachable DNS does not block a server connection).
+ * @throws VigilError VIGIL_ERR_CONFIG naming each variable, its value and the fix (one line).
+ */
+export async function checkStartup(config: VigilConfig, checks: StartupChecks): Promise<void> {
+  const timeoutMs = checks.timeoutMs ?? 3000;
+  const problems: string[] = [];
+  const lookups: Array<Promise<void>> = [];
+  let hostOk = true;
+  if (checks.listen.length > 0 && net.isIP(config.host) === 0) {
+    lookups.push(
+      lookupWithin(config.host, timeoutMs).then((r) => {
+        if (r.ok) return;
+        hostOk = false;
+        problems.push(`VIGIL_HOST=${shown('VIGIL_HOST', config.host)}: does not resolve (${r.code}) — ${HOST_FIX}`);
+      }),
+    );
+  }
+  const server = (variable: string, value: string, host: string, fix: string): void => {
+    if (net.isIP(host) !== 0) return;
+    lookups.push(
+      lookupWithin(host, timeoutMs).then((r) => {
+        if (!r.ok && r.code === 'ENOTFOUND') {
+          problems.push(`${variable}=${shown(variable, value)}: host ${JSON.stringify(host)} does not resolve (ENOTFOUND) — ${fix}`);
+        }
+      }),
+    );
+  };
+  if (checks.servers.includes('kafka') && config.kafka.brokers !== undefined) {
+    const value = config.kafka.brokers.join(',');
+    const hosts = new Set(config.kafka.brokers.map((b) => parseHostPort(b)?.host).filter((h): h is string => h !== undefined));
+    for (const h of hosts) server('KAFKA_BROKERS', value, h, 'check the broker host names, or unset KAFKA_BROKERS to use the local broker');
+  }
+  if (checks.servers.includes('clickhouse') && config.clickhouse.url !== undefined) {
+    server('CLICKHOUSE_URL', config.clickhouse.url, new URL(config.clickhouse.url).hostname, 'check the host name, or unset CLICKHOUSE_URL to use embedded chDB');
+  }
+  if (checks.servers.includes('postgres') && config.postgres.url !== undefined) {
+    server('DATABASE_URL', config.postgres.url, new URL(config.postgres.url).hostname, 'check the host name, or unset DATABASE_URL to use embedded Postgres');
+  }
+  await Promise.all(lookups);
+
+  if (hostOk) {
+    for (const { variable, port } of checks.listen) {
+      const code = await tryListen(config.host, port, timeoutMs);
+      if (code === undefined) continue;
+      const where = `${config.host}:${port}`;
+      if (code === 'EADDRINUSE') {
+        problems.push(`${variable}=${port}: port ${port} on ${config.host} is already in use (another Vigil, or another program) — stop that process or set ${variable} to a free port (0 picks one)`);
+      } else if (code === 'EACCES') {
+        problems.push(`${variable}=${port}: not allowed to listen on ${where} (ports below 1024 need privileges) — set ${variable} to a port above 1023`);
+      } else if (code === 'EADDRNOTAVAIL' || code === 'EINVAL' || code === 'ENOTFOUND' || code === 'EAFNOSUPPORT') {
+        problems.push(`VIGIL_HOST=${shown('VIGIL_HOST', config.host)}: cannot listen on it (${code}: not an address of this machine) — ${HOST_FIX}`);
+        break;
+      } else {
+        problems.push(`${variable}=${port}: cannot listen on ${where} (${code}) — ${variable === 'VIGIL_INGEST_PORT' ? 'set it or VIGIL_HOST differently' : 'set it or VIGIL_HOST differently'}`);
+      }
+    }
+  }
+  if (problems.length > 0) {
+    throw new VigilError('VIGIL_ERR_CONFIG', `invalid configuration: ${problems.join('; ')}`);
+  }
 }

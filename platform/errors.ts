@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   VIGIL_ERR_MIGRATION_CHANGED: { status: 500, retryable: false },
   VIGIL_ERR_MIGRATION_FAILED: { status: 500, retryable: false },
   VIGIL_ERR_KAFKA_LOCAL: { status: 500, retryable: false },
+  VIGIL_ERR_CONSUMER_GROUP_IN_USE: { status: 500, retryable: false },
   VIGIL_ERR_DECODE: { status: 400, retryable: false },
   VIGIL_ERR_SHUTTING_DOWN: { status: 503, retryable: true },
   VIGIL_ERR_DEADLINE: { status: 503, retryable: true },

@@ -30,6 +30,7 @@ import { createWorkerPool, type WorkerPool } from '../processors/pool.js';
 import { createClickHouseWriter } from '../processors/writer.js';
 import { createProcessor, processEnvelopes, type Processor } from '../processors/consumer.js';
 import { buildQueryApp } from '../query-api/app.js';
+import { refuseSharedGroup } from './consumer-group.js';
 import { VigilMetrics } from './metrics.js';
 import { composeReadiness, type Check } from './readiness.js';
 
@@ -169,6 +170,10 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       closers.push({ name: 'worker-pool', close: () => poolh.close() });
       const writer = createClickHouseWriter({ clickhouse: ch!, log });
       if (kafka !== undefined) {
+        // Embedded ClickHouse + an explicit group id: never split the records with another instance.
+        if (config.clickhouse.url === undefined && config.kafka.consumerGroupSource === 'explicit') {
+          await refuseSharedGroup(kafka, { groupId: config.kafka.consumerGroup, log });
+        }
         const processor: Processor = createProcessor({
           kafka,
           topics: config.kafka.topics,
