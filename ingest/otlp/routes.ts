@@ -22,9 +22,9 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type protobuf from 'protobufjs';
-import { bearerToken, MISSING_KEY_MESSAGE, UNKNOWN_KEY_MESSAGE } from '../../platform/auth/plugin.js';
+import { addAuthHook } from '../../platform/auth/plugin.js';
 import type { KeyVerifier } from '../../platform/auth/keys.js';
-import { UnauthorizedError, VigilError, type VigilErrorCode } from '../../platform/errors.js';
+import { VigilError, type VigilErrorCode } from '../../platform/errors.js';
 import type { Envelope } from '../../schemas/envelope.js';
 import type { InflightBudget } from '../body.js';
 import { registerIntake } from '../intake.js';
@@ -108,14 +108,8 @@ const SIGNALS: Signal[] = [
 ];
 
 function addOtlpAuth(app: FastifyInstance, keys: KeyVerifier): void {
-  if (!app.hasRequestDecorator('tenant')) app.decorateRequest('tenant', '');
-  app.addHook('onRequest', async (request) => {
-    const token = bearerToken(request.headers.authorization);
-    if (token === undefined) throw new UnauthorizedError(MISSING_KEY_MESSAGE);
-    const found = await keys.verify(token);
-    if (found === null) throw new UnauthorizedError(UNKNOWN_KEY_MESSAGE);
-    request.tenant = found.projectId;
-  });
+  // Guarded (rate limits on failed keys, failure cache, constant work); 401/429 thrown to sendStatus.
+  addAuthHook(app, { verifier: keys, exempt: [], errors: 'throw' });
 }
 
 /** The OTLP/HTTP route group (see module doc). Encapsulated: its parsers and hooks stay inside. */

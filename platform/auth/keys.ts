@@ -11,6 +11,12 @@
  * sha256 of the key) so ingest does not run scrypt per request. A key revoked
  * by another process therefore keeps working here for up to 60 s;
  * {@link revokeApiKey} clears this process's cache at once.
+ *
+ * Constant work: a key id that does not exist (or is revoked) costs the same
+ * database lookup and one scrypt against a dummy hash, exactly like a known key
+ * id with a wrong secret, so the answer time does not tell which key ids exist.
+ * Failed checks are rate-limited and cached by the auth guard
+ * (platform/auth/guard.ts), not here.
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
@@ -19,6 +25,13 @@ import { ValidationError, VigilError } from '../errors.js';
 /** Resolves an API key to its project (tenant), or null when unknown or revoked. */
 export interface KeyVerifier {
   verify(key: string): Promise<{ projectId: string } | null>;
+  /**
+   * Optional memory-only answer: the project when `key` was verified recently
+   * (a cache hit), undefined when {@link verify} would have to do work. Never does
+   * I/O or hashing. The auth guard lets cached keys through even while a rate
+   * limit applies to their source address or key id.
+   */
+  cached?(key: string): { projectId: string } | undefined;
 }
 
 /** A key as created: `key` is the only copy of the secret. */
@@ -41,7 +54,19 @@ export function parseApiKey(key: string): { keyId: string; secret: string } | nu
   return m === null ? null : { keyId: m[1]!, secret: m[2]! };
 }
 
+let scryptCalls = 0;
+
+/**
+ * How many scrypt derivations this process has started (creation, ensure and
+ * verification), for tests and metrics: every failed uncached verification costs
+ * exactly one, whether or not its key id exists.
+ */
+export function scryptCallCount(): number {
+  return scryptCalls;
+}
+
 function hashSecret(secret: string, salt: Buffer): Promise<Buffer> {
+  scryptCalls += 1;
   return new Promise((resolve, reject) => {
     scrypt(secret, salt, HASH_BYTES, (err, derived) => (err ? reject(err) : resolve(derived)));
   });
@@ -135,6 +160,9 @@ async function findKey(pool: pg.Pool, keyId: string): Promise<KeyRow | undefined
   const res = await pool.query<KeyRow>('SELECT project_id, salt, hash, revoked_at FROM api_keys WHERE key_id = $1', [keyId]);
   return res.rows[0];
 }
+
+/** Compared against when the key id is unknown or revoked, so those cost one scrypt too. */
+const DUMMY_ROW: KeyRow = { project_id: '', salt: randomBytes(SALT_BYTES), hash: randomBytes(HASH_BYTES), revoked_at: null };
 
 async function secretMatches(secret: string, row: KeyRow): Promise<boolean> {
   const candidate = await hashSecret(secret, row.salt);
@@ -230,7 +258,10 @@ async function verifyUncached(
   } catch (err) {
     throw pgUnavailable(err);
   }
-  if (row === undefined || row.revoked_at !== null) return null;
+  if (row === undefined || row.revoked_at !== null) {
+    await secretMatches(parsed.secret, DUMMY_ROW); // same work as a wrong secret (module doc)
+    return null;
+  }
   if (!(await secretMatches(parsed.secret, row))) return null;
   try {
     await pool.query('UPDATE api_keys SET last_used_at = now() WHERE key_id = $1', [parsed.keyId]);
@@ -256,7 +287,28 @@ export function clearKeyCache(pool: pg.Pool): void {
   cacheFor(pool).clear();
 }
 
-/** A {@link KeyVerifier} backed by {@link verifyApiKey} on `pool`. */
+/**
+ * Memory-only lookup of `key` in the positive cache of `pool` (no I/O, no scrypt).
+ * @returns `{ projectId }` when the key was verified within the last 60 s, else undefined.
+ */
+export function cachedApiKey(pool: pg.Pool, key: string): { projectId: string } | undefined {
+  if (parseApiKey(key) === null) return undefined;
+  const hit = cacheFor(pool).get(createHash('sha256').update(key).digest('base64'), Date.now());
+  return hit === undefined ? undefined : { projectId: hit };
+}
+
+const verifiers = new WeakMap<pg.Pool, KeyVerifier>();
+
+/**
+ * The {@link KeyVerifier} of `pool`, backed by {@link verifyApiKey} and {@link cachedApiKey}.
+ * One object per pool, so every app of the process that authenticates against the
+ * same pool shares one auth guard (rate limits and failure cache, platform/auth/guard.ts).
+ */
 export function createKeyVerifier(pool: pg.Pool): KeyVerifier {
-  return { verify: (key) => verifyApiKey(pool, key) };
+  let v = verifiers.get(pool);
+  if (v === undefined) {
+    v = { verify: (key) => verifyApiKey(pool, key), cached: (key) => cachedApiKey(pool, key) };
+    verifiers.set(pool, v);
+  }
+  return v;
 }
