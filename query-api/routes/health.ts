@@ -10,6 +10,19 @@ import type { ClickHouseHandle } from '../../platform/clickhouse.js';
 import { errorBody } from '../errors.js';
 import { healthzDoc, readyzDoc, type ReadyChecks } from './health.schemas.js';
 
+/** Longest the ClickHouse ping of /readyz may take before it counts as failed, ms. */
+export const READY_PING_TIMEOUT_MS = 2_000;
+
+/** `p`, or a rejection after `ms` (the timer does not keep the process alive). */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 export interface HealthRoutesOptions {
   clickhouse: ClickHouseHandle;
   /** Process-level checks (Kafka, Postgres, processor, ...); default none. Must not throw. */
@@ -23,7 +36,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
   app.get('/readyz', { schema: readyzDoc }, async (request, reply) => {
     const checks: ReadyChecks = {};
     try {
-      const ping = await opts.clickhouse.client.ping();
+      const ping = await within(opts.clickhouse.client.ping(), READY_PING_TIMEOUT_MS);
       checks.clickhouse = ping.success
         ? { ok: true }
         : { ok: false, reason: `ClickHouse does not answer a ping: ${(ping as { error?: Error }).error?.message ?? 'no answer'}` };

@@ -11,6 +11,7 @@ import { buildQueryApp } from '../../query-api/app.js';
 import { classifyClickHouseError } from '../../query-api/clickhouse.js';
 import { encodeCursor } from '../../query-api/cursor.js';
 import { parseTimeNs, TIME_MAX_NS } from '../../query-api/params.js';
+import { READY_PING_TIMEOUT_MS } from '../../query-api/routes/health.js';
 import { insert, logRow, minuteAgo, spanRow, testApp, traceId, type TestApp } from './support.js';
 
 let t: TestApp;
@@ -140,6 +141,21 @@ describe('every parameter is bounded', () => {
     expect(parseTimeNs('2024-02-29T00:00:00Z')).toBe(1709164800000000000n);
     expect(parseTimeNs('2023-02-29T00:00:00Z')).toBeUndefined();
     expect(parseTimeNs('2026-01-01T00:00:60Z')).toBeUndefined();
+  });
+});
+
+describe('readiness', () => {
+  it('/readyz answers 503 naming ClickHouse when its ping hangs, instead of hanging', async () => {
+    const hung = { ...t.ch, client: { ping: () => new Promise(() => {}), query: async () => [] } } as unknown as ClickHouseHandle;
+    const app = buildQueryApp({ log: createLogger('silent'), clickhouse: hung, keys: { verify: async () => null } });
+    try {
+      const res = await app.inject({ url: '/readyz' });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.json().checks.clickhouse).toEqual({ ok: false, reason: `ClickHouse does not answer a ping: no answer within ${READY_PING_TIMEOUT_MS} ms` });
+    } finally {
+      await app.close();
+    }
   });
 });
 
