@@ -15,6 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseApiKey } from './auth/keys.js';
 import { VigilError } from './errors.js';
 
 /** Hostname per RFC 1123: dot-separated labels of letters, digits and inner hyphens; ≤ 253 chars. */
@@ -89,7 +90,10 @@ const EnvSchema = z.object({
   VIGIL_LOG_LEVEL: optionalString.refine((v) => v === undefined || (LOG_LEVELS as readonly string[]).includes(v), {
     message: `must be one of ${LOG_LEVELS.join(', ')}`,
   }),
-  VIGIL_API_KEY: optionalString,
+  VIGIL_API_KEY: optionalString.refine((v) => v === undefined || parseApiKey(v) !== null, {
+    message:
+      'not an API key: expected vgl_<12 lowercase hex>_<32 base64url characters> — use a key from `vigil keys create --project NAME`, or unset VIGIL_API_KEY (vigil start then creates and prints one)',
+  }),
   VIGIL_DEFAULT_PROJECT: optionalString,
 
   KAFKA_BROKERS: optionalString.transform((v, ctx) => {

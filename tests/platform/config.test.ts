@@ -53,6 +53,7 @@ describe('issue 12 item 3: configuration mistakes are named with the variable, t
     { env: { VIGIL_QUERY_PORT: '4318' }, variable: 'VIGIL_QUERY_PORT', shown: '4318', fix: /need different ports/ },
     { env: { VIGIL_LOG_LEVEL: 'verbose' }, variable: 'VIGIL_LOG_LEVEL', shown: '"verbose"', fix: /one of fatal, error, warn, info, debug, trace, silent/ },
     { env: { VIGIL_WORKER_THREADS: '0' }, variable: 'VIGIL_WORKER_THREADS', shown: '"0"', fix: /Piscina thread count/ },
+    { env: { VIGIL_API_KEY: 'secret-key' }, variable: 'VIGIL_API_KEY', shown: '(hidden)', fix: /vgl_<12 lowercase hex>_<32 base64url characters>/ },
     { env: { CLICKHOUSE_DATABASE: 'my-db' }, variable: 'CLICKHOUSE_DATABASE', shown: '"my-db"', fix: /letters, digits and underscores/ },
   ];
   for (const c of cases) {
