@@ -141,6 +141,20 @@ describe('issue 12 item 3: configuration mistakes fail in seconds with one line 
     }, FEW_SECONDS + 5_000);
   }
 
+  it('the README shows exactly what the CLI prints for a bad value and for a port in use', async () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const flat = readme.replace(/\s+/g, ' ');
+    const r = await start({ KAFKA_BROKERS: 'not_a_host' });
+    expect(readme).toContain(`\n${r.stderr}`);
+    const server = net.createServer();
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
+    const port = (server.address() as net.AddressInfo).port;
+    const busy = await start({ VIGIL_INGEST_PORT: String(port) });
+    const problem = busy.stderr.trim().replace(/^vigil: VIGIL_ERR_CONFIG: invalid configuration: /, '').replaceAll(String(port), '4318');
+    expect(flat).toContain(problem);
+  }, 2 * FEW_SECONDS + 5_000);
+
   for (const variable of ['VIGIL_INGEST_PORT', 'VIGIL_QUERY_PORT']) {
     it(`${variable} already in use: exit 1 in seconds, before any slow start-up step`, async () => {
       const server = net.createServer();
