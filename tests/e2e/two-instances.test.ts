@@ -9,6 +9,8 @@
 import crypto from 'node:crypto';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refuseSharedGroup } from '../../platform/consumer-group.js';
+import { createLogger } from '../../platform/logger.js';
 import { createTestDatabase, kafkaBrokers, tempDir, uniqueName } from '../support/harness.js';
 import { buildIfStale, startVigilProcess, vigil, waitFor, type Running } from '../cli/support.js';
 
@@ -109,6 +111,11 @@ describe('issue 12 item 5: two instances with embedded ClickHouse on one broker 
       expect((await inst.proc.exited).code).toBe(0);
     }
   }, 400_000);
+
+  it('refuseSharedGroup lets an instance join a group nobody is in', async () => {
+    const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: 'guard-test', logLevel: logLevel.NOTHING });
+    await expect(refuseSharedGroup(kafka, { groupId: uniqueName('empty_group'), log: createLogger('silent') })).resolves.toBeUndefined();
+  });
 
   it('an explicit VIGIL_KAFKA_CONSUMER_GROUP that already has a member is refused, saying why', async () => {
     const prefix = uniqueName('busy');
