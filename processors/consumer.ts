@@ -79,6 +79,9 @@ export interface ProcessorOptions {
   fromBeginning?: boolean;
 }
 
+/** How long one dead-letter publish attempt may retry before the partition is paused, ms. */
+const DLQ_ATTEMPT_MS = 3_000;
+
 /** Readiness of the processor. */
 export interface ProcessorHealth {
   ok: boolean;
@@ -125,6 +128,8 @@ export function createProcessor(opts: ProcessorOptions): Processor {
   /** Partitions whose inserts / dead letters are failing now → reason. */
   const insertFailing = new Map<string, string>();
   const dlqFailing = new Map<string, string>();
+  /** Partitions paused because their dead letters could not be written → attempts. */
+  const blocked = new Map<string, number>();
   /** `${topic}:${partition}` → pending intent (null: none); absent = not read since assignment. */
   const intents = new Map<string, Intent | null>();
 
@@ -153,6 +158,8 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     const lastHere = msgs[msgs.length - 1]!.offset;
     if (!replay) {
       await consumer!.commitOffsets([{ topic, partition, offset: first, metadata: intentMetadata({ first, last }) }]);
+      // Should this sub-batch be fetched again (paused partition), replay it with these bounds.
+      intents.set(key, { first, last });
     }
     const letters: DeadLetter[] = [];
     const items: { offset: string; value: string }[] = [];
@@ -169,6 +176,7 @@ export function createProcessor(opts: ProcessorOptions): Processor {
         backoff,
         signal: abort.signal,
         onInsertFailing: (err) => (err === null ? insertFailing.delete(key) : insertFailing.set(key, `ClickHouse inserts failing on ${key}: ${errText(err)}`)),
+        heartbeat: () => payload.heartbeat(),
       },
       items,
       `${topic}-${partition}-${first}-${last}`,
@@ -179,7 +187,7 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     }
     if (letters.length > 0) {
       plog.warn({ count: letters.length, firstOffset: first, lastOffset: last, reason: letters[0]!.reason }, 'dead-lettering messages that cannot be stored');
-      await dlq!.write(topic, partition, letters, abort.signal);
+      await dlq!.write(topic, partition, letters, abort.signal, DLQ_ATTEMPT_MS);
     }
     metrics?.processorMessages.inc({ topic, outcome: 'stored' }, msgs.length - letters.length);
     if (letters.length > 0) metrics?.processorMessages.inc({ topic, outcome: 'dead_lettered' }, letters.length);
@@ -206,12 +214,25 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     const replayable = intent !== null && BigInt(batch.messages[0]!.offset) <= BigInt(intent.last);
     if (replayable) plog.info({ firstOffset: intent.first, lastOffset: intent.last }, 'replaying an unfinished sub-batch with its original boundaries');
     const subs = cutSubBatches(batch.messages, size, replayable ? intent.last : undefined);
+    const key = `${batch.topic}:${batch.partition}`;
     for (let i = 0; i < subs.length; i++) {
       if (!payload.isRunning() || payload.isStale()) break;
       try {
         await processSub(payload, subs[i]!, plog, replayable && i === 0 ? intent : null);
+        blocked.delete(key);
       } catch (err) {
         if (err instanceof VigilError && err.code === 'VIGIL_ERR_SHUTTING_DOWN') return;
+        if (err instanceof VigilError && err.code === 'VIGIL_ERR_DEADLINE') {
+          // The DLQ is not writable: hold this partition (nothing resolved or
+          // committed past the sub-batch), let the others move, come back later.
+          const attempt = (blocked.get(key) ?? 0) + 1;
+          blocked.set(key, attempt);
+          const delay = Math.min(restartBackoff.maxMs, 250 * 2 ** Math.min(attempt - 1, 10));
+          plog.warn({ err, retryInMs: delay }, 'partition paused: its dead letters cannot be written yet');
+          const resume = payload.pause();
+          setTimeout(resume, delay).unref();
+          return;
+        }
         throw err;
       }
     }
@@ -282,7 +303,12 @@ export function createProcessor(opts: ProcessorOptions): Processor {
       try {
         await ensureTopics(opts.kafka, { topics: sourceTopics.map(dlqOf), partitions: 1, replication: opts.dlqReplication ?? 1 });
         admin = opts.kafka.admin();
-        producer = opts.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+        // Fail fast inside kafkajs: the dead-letter writer retries with its own backoff and reports the failure.
+        producer = opts.kafka.producer({
+          allowAutoTopicCreation: false,
+          createPartitioner: Partitioners.DefaultPartitioner,
+          retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+        });
         await Promise.all([admin.connect(), producer.connect()]);
         dlq = createDeadLetterWriter({
           producer,

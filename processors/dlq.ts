@@ -12,11 +12,11 @@
  * coordinates (the source topic keeps it for its retention). Sends are gzip
  * compressed and chunked to at most `maxMessageBytes` of values per request.
  *
- * Failure: a publish that fails is retried with backoff and jitter until it
- * succeeds or the consumer stops (VIGIL_ERR_SHUTTING_DOWN); meanwhile the
- * partition does not advance (its offset is not committed past the letters)
- * and `onFailing` reports the state for readiness. Other partitions keep
- * moving (they run concurrently).
+ * Failure: a publish that fails is retried with backoff and jitter, for at
+ * most `deadlineMs`; the consumer then pauses that partition (its offset is
+ * not committed past the letters), comes back after a backoff and tries again
+ * — so other partitions keep moving — and `onFailing` reports the state for
+ * readiness until a publish succeeds.
  */
 import { CompressionTypes, type IHeaders, type KafkaMessage, type Message, type Producer } from 'kafkajs';
 import type { Logger } from '../platform/logger.js';
@@ -57,9 +57,11 @@ export interface DeadLetterOptions {
 export interface DeadLetterWriter {
   /**
    * Publish dead letters of one source partition; resolves once acknowledged.
-   * @throws VigilError VIGIL_ERR_SHUTTING_DOWN when `signal` aborts while retrying.
+   * @param deadlineMs stop retrying after this long (→ VIGIL_ERR_DEADLINE); default never.
+   * @throws VigilError VIGIL_ERR_SHUTTING_DOWN when `signal` aborts while retrying;
+   *   VIGIL_ERR_DEADLINE when `deadlineMs` passed (the caller pauses the partition and comes back).
    */
-  write(topic: string, partition: number, letters: readonly DeadLetter[], signal: AbortSignal): Promise<void>;
+  write(topic: string, partition: number, letters: readonly DeadLetter[], signal: AbortSignal, deadlineMs?: number): Promise<void>;
 }
 
 function truncate(s: string, max: number): string {
@@ -96,7 +98,7 @@ export function deadLetterMessage(topic: string, partition: number, letter: Dead
 /** Create the writer (the producer must be connected by the caller). */
 export function createDeadLetterWriter(opts: DeadLetterOptions): DeadLetterWriter {
   return {
-    async write(topic, partition, letters, signal) {
+    async write(topic, partition, letters, signal, deadlineMs) {
       if (letters.length === 0) return;
       const dlq = opts.dlqOf(topic);
       const messages = letters.map((l) => deadLetterMessage(topic, partition, l, opts.maxMessageBytes));
@@ -125,6 +127,7 @@ export function createDeadLetterWriter(opts: DeadLetterOptions): DeadLetterWrite
         {
           ...opts.backoff,
           signal,
+          deadlineMs,
           shouldRetry: () => true,
           onRetry: (err, attempt, delayMs) => {
             failed = true;
@@ -134,7 +137,8 @@ export function createDeadLetterWriter(opts: DeadLetterOptions): DeadLetterWrite
           },
         },
       );
-      if (failed) opts.onFailing?.(null);
+      if (failed) opts.log.info({ dlq }, 'dead-letter publish succeeded again');
+      opts.onFailing?.(null);
       opts.metrics?.dlqMessages.inc({ topic: dlq }, letters.length);
     },
   };

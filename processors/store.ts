@@ -50,6 +50,8 @@ export interface StoreContext {
   deadlineMs?: number;
   /** Reports a retryable insert failure (err) and recovery (null), for readiness. */
   onInsertFailing?: (err: unknown) => void;
+  /** Called while retrying so a long outage does not cost the group membership (kafkajs heartbeat). */
+  heartbeat?: () => Promise<void>;
 }
 
 /** Outcome: poison messages by offset (reason), and rows stored per table. */
@@ -88,15 +90,17 @@ async function insertTable(ctx: StoreContext, table: ProcessorTable, rows: reado
         onRetry: (err, attempt, delayMs) => {
           failing = true;
           ctx.onInsertFailing?.(err);
+          ctx.heartbeat?.().catch(() => undefined);
           ctx.log.warn({ err, table, attempt, delayMs: Math.round(delayMs) }, 'retrying ClickHouse insert');
         },
       },
     );
-    if (failing) ctx.onInsertFailing?.(null);
+    if (failing) ctx.log.info({ table }, 'ClickHouse insert succeeded again');
+    ctx.onInsertFailing?.(null);
     return null;
   } catch (err) {
     if (err instanceof VigilError && err.code === 'VIGIL_ERR_CLICKHOUSE_REJECTED') {
-      if (failing) ctx.onInsertFailing?.(null);
+      ctx.onInsertFailing?.(null);
       return err;
     }
     throw err;
