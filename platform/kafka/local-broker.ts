@@ -4,25 +4,32 @@
  * maven.ts). Used by `vigil` when KAFKA_BROKERS is unset and by the test
  * harness.
  *
+ * Supervision: when the JVM exits without `stop()` having been called (a
+ * crash, the OOM killer, `kill -9`), the broker is started again on the same
+ * port with the same data directory, after a backoff (1 s, doubling to 30 s;
+ * reset once a run lasted a minute), for as long as it takes. `health()`,
+ * `healthy()` and `onHealthChange()` expose the state for readiness checks.
+ * `stop()` always finishes in bounded time: SIGTERM, SIGKILL after
+ * `stopTimeoutMs`, and at most 5 s more.
+ *
  * Files under `dataDir`: `server.properties`, `log4j.properties`,
  * `kraft-logs/` (topic data and metadata log), `logs/server.log` (broker
  * log4j output), `logs/stdout.log` (JVM stdout/stderr).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import { VigilError } from '../errors.js';
 import { resolveKafkaJars } from './maven.js';
+import { describeBrokerLogs, spawnBroker, tail, waitReady, type BrokerExit, type BrokerFiles, type BrokerProcess } from './broker-process.js';
+import { formatKafkaStorage } from './storage.js';
+
+export { randomClusterId } from './storage.js';
 
 const execFileAsync = promisify(execFile);
-
-/** JVM flags: small heap, G1, headless. */
-const JVM_OPTS = ['-Xms128m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true'];
 
 /** Options of {@link startLocalKafka}. */
 export interface LocalKafkaOptions {
@@ -35,17 +42,56 @@ export interface LocalKafkaOptions {
   /** PLAINTEXT port on 127.0.0.1; 0 or undefined picks a free one. */
   port?: number;
   log: Logger;
-  /** How long to wait for the broker to answer, in ms (default 120000). */
+  /** How long to wait for the broker to answer, in ms (default 120000); also per restart attempt. */
   readyTimeoutMs?: number;
+  /** Cluster id used when the data directory is formatted (first start only); default: a random one. */
+  clusterId?: string;
+  /** Restart the broker when its JVM exits unexpectedly (default true). */
+  supervise?: boolean;
+  /** Delay before restart attempt n (ms): `min(max, initial · 2^(n-1))`; default 1000 and 30000. */
+  restartBackoffMs?: { initial?: number; max?: number };
+  /** `stop()`: wait this long (ms) after SIGTERM before SIGKILL (default 20000). */
+  stopTimeoutMs?: number;
+}
+
+/** Lifecycle state of a supervised local broker. */
+export type LocalKafkaState = 'running' | 'restarting' | 'stopping' | 'stopped';
+
+/** Health of the local broker, for readiness checks and logs. */
+export interface LocalKafkaHealth {
+  state: LocalKafkaState;
+  /** True exactly when `state` is 'running' (the broker answered after its last (re)start). */
+  healthy: boolean;
+  /** pid of the current (or last) JVM. */
+  pid: number;
+  /** Completed restarts after unexpected exits. */
+  restarts: number;
+  /** Epoch ms of the last state change. */
+  since: number;
+  /** The last unexpected JVM exit, if any (`at`: epoch ms). */
+  lastExit?: BrokerExit & { at: number };
+  /** Why the broker is not running (set while 'restarting', or 'stopped' after an unsupervised exit). */
+  reason?: string;
 }
 
 /** A running local broker. */
 export interface LocalKafka {
-  /** Bootstrap list, e.g. ['127.0.0.1:39093']. */
+  /** Bootstrap list, e.g. ['127.0.0.1:39093']; unchanged across restarts. */
   brokers: string[];
-  /** JVM process id. */
-  pid: number;
-  /** SIGTERM, wait up to 20 s for a clean exit, then SIGKILL. Idempotent. */
+  /** pid of the current JVM (changes when the supervisor restarts it). */
+  readonly pid: number;
+  /** The KRaft cluster id of the data directory. */
+  clusterId: string | undefined;
+  /** True while the broker runs and answered after its last (re)start. */
+  healthy(): boolean;
+  /** A snapshot of the broker's health. */
+  health(): LocalKafkaHealth;
+  /**
+   * Call `listener` with a new snapshot on every state change (not with the current one).
+   * @returns a function that removes the listener.
+   */
+  onHealthChange(listener: (health: LocalKafkaHealth) => void): () => void;
+  /** Stop supervising, SIGTERM, SIGKILL after `stopTimeoutMs`; resolves within `stopTimeoutMs` + 5 s. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -101,11 +147,6 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** A random Kafka cluster id: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints). */
-export function randomClusterId(): string {
-  return crypto.randomBytes(16).toString('base64url');
-}
-
 function serverProperties(o: { port: number; ctrlPort: number; logDir: string }): string {
   return [
     '# Written by vigil platform/kafka/local-broker.ts on every start.',
@@ -159,71 +200,32 @@ function log4jProperties(logFile: string): string {
   ].join('\n');
 }
 
-/** Last `lines` lines of a file ('' when missing). Reads at most the final 64 KiB. */
-function tail(file: string, lines = 40): string {
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      const len = Math.min(size, 64 * 1024);
-      const buf = Buffer.alloc(len);
-      fs.readSync(fd, buf, 0, len, size - len);
-      return buf.toString('utf8').split('\n').slice(-lines).join('\n');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return '';
+
+/** Poll until 127.0.0.1:`port` can be bound, up to `timeoutMs`. */
+async function waitPortFree(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await portIsFree(port)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-async function formatStorage(o: {
-  classpath: string;
-  propsFile: string;
-  logDir: string;
-  log4jFile: string;
-  log: Logger;
-}): Promise<void> {
-  if (fs.existsSync(path.join(o.logDir, 'meta.properties'))) return;
-  const clusterId = randomClusterId();
-  try {
-    await execFileAsync(
-      'java',
-      [
-        '-Xmx256m',
-        `-Dlog4j.configuration=file:${o.log4jFile}`,
-        '-cp',
-        o.classpath,
-        'kafka.tools.StorageTool',
-        'format',
-        '-t',
-        clusterId,
-        '-c',
-        o.propsFile,
-        '--ignore-formatted',
-      ],
-      { timeout: 120_000, maxBuffer: 8 * 1024 * 1024 },
-    );
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new VigilError(
-      'VIGIL_ERR_KAFKA_LOCAL',
-      `kafka StorageTool format failed: ${`${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || e.message}`,
-      { cause: err },
-    );
-  }
-  o.log.debug({ clusterId, logDir: o.logDir }, 'formatted local Kafka storage');
+function describeExit(e: BrokerExit): string {
+  return e.error !== undefined ? `could not run java: ${e.error}` : `code ${String(e.code)}, signal ${String(e.signal)}`;
 }
 
 /**
  * Resolve the jars (cached), write the config, format the storage (first
  * start only) and start a single-node KRaft broker on 127.0.0.1; resolves once
- * a kafkajs admin can describe the cluster. The JVM is SIGKILLed if this Node
- * process exits without calling `stop()`.
- * @returns the bootstrap brokers, the JVM pid and `stop()`.
+ * a kafkajs admin can describe the cluster. From then on the broker is
+ * supervised (see the module comment). The JVM is killed if this Node process
+ * exits without calling `stop()`.
+ * @returns the bootstrap brokers, health accessors and `stop()`.
  * @throws VigilError VIGIL_ERR_KAFKA_LOCAL when Java/Maven are missing, Maven
- *   fails, the JVM exits early or the broker does not answer within
- *   `readyTimeoutMs` (the message carries the tail of the broker log).
+ *   fails, formatting fails, the port is taken, the JVM exits early or the
+ *   broker does not answer within `readyTimeoutMs` (the message carries the
+ *   tail of the broker log).
  */
 export async function startLocalKafka(opts: LocalKafkaOptions): Promise<LocalKafka> {
   const log = opts.log.child({ component: 'local-kafka' });
@@ -249,167 +251,148 @@ export async function startLocalKafka(opts: LocalKafkaOptions): Promise<LocalKaf
   fs.writeFileSync(propsFile, serverProperties({ port, ctrlPort, logDir }));
   fs.writeFileSync(log4jFile, log4jProperties(serverLog));
 
-  await formatStorage({ classpath: jars.classpath, propsFile, logDir, log4jFile, log });
+  const { clusterId } = await formatKafkaStorage({ classpath: jars.classpath, propsFile, logDir, log4jFile, clusterId: opts.clusterId, log });
 
-  const out = fs.openSync(stdoutLog, 'a');
-  const child: ChildProcess = spawn(
-    'java',
-    [...JVM_OPTS, `-Dlog4j.configuration=file:${log4jFile}`, '-cp', jars.classpath, 'kafka.Kafka', propsFile],
-    // Own process group: a terminal's Ctrl-C (SIGINT to the foreground group)
-    // must not stop the broker before Vigil has flushed and committed offsets;
-    // stop() and the exit watchdog stop it in order.
-    { cwd: dataDir, stdio: ['ignore', out, out], detached: true },
-  );
-  fs.closeSync(out);
-  const pid = child.pid;
-  if (pid === undefined) {
-    throw new VigilError('VIGIL_ERR_KAFKA_LOCAL', 'could not spawn java for the local Kafka broker');
-  }
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve();
-    });
-  });
-  const killOnExit = (): void => {
-    if (exited === undefined) child.kill('SIGKILL');
-  };
-  process.on('exit', killOnExit);
-  const watchdog = startWatchdog(pid);
-
+  const files: BrokerFiles = { classpath: jars.classpath, propsFile, log4jFile, dataDir, stdoutLog };
   const brokers = [`127.0.0.1:${port}`];
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      if (exited === undefined) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => {
-          if (exited === undefined) {
-            log.warn({ pid }, 'local Kafka did not stop within 20 s; SIGKILL');
-            child.kill('SIGKILL');
-          }
-        }, 20_000);
-        await exitPromise;
-        clearTimeout(timer);
-      }
-      process.removeListener('exit', killOnExit);
-      watchdog?.kill('SIGKILL');
-      log.info({ pid, ...exited }, 'local Kafka stopped');
-    })();
-    return stopping;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 120_000;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 20_000;
+  const backoffInitial = opts.restartBackoffMs?.initial ?? 1_000;
+  const backoffMax = opts.restartBackoffMs?.max ?? 30_000;
+  const exitedEarly = (p: BrokerProcess): string | undefined => {
+    const e = p.exit();
+    return e === undefined ? undefined : `the JVM exited early (${describeExit(e)})`;
   };
 
-  const describeLogs = (): string => {
-    const recent = tail(serverLog, 400).split('\n');
-    // Each ERROR/FATAL line plus the exception line that follows it, if any.
-    const errors = recent
-      .flatMap((l, i) => {
-        if (!/ (ERROR|FATAL) /.test(l)) return [];
-        const next = recent[i + 1];
-        return next !== undefined && !next.startsWith('[') ? [l, next] : [l];
-      })
-      .slice(-12);
-    return (
-      (errors.length > 0 ? `\n--- ERROR lines of ${serverLog} ---\n${errors.join('\n')}` : '') +
-      `\n--- ${serverLog} (tail) ---\n${recent.slice(-20).join('\n')}` +
-      `\n--- ${stdoutLog} (tail) ---\n${tail(stdoutLog, 20)}`
-    );
-  };
+  let current = spawnBroker(files);
   try {
-    await waitReady(brokers, opts.readyTimeoutMs ?? 120_000, () => exited);
+    await waitReady(brokers, readyTimeoutMs, () => exitedEarly(current));
   } catch (err) {
-    await stop().catch(() => undefined);
-    const why = exited && !(err instanceof Error && /timed out/.test(err.message))
-      ? `the JVM exited early (code ${String(exited.code)}, signal ${String(exited.signal)})`
-      : (err as Error).message;
-    throw new VigilError('VIGIL_ERR_KAFKA_LOCAL', `local Kafka ${opts.version} on ${brokers[0]} did not start: ${why}${describeLogs()}`, {
-      cause: err,
-    });
+    await current.terminate(stopTimeoutMs, log);
+    throw new VigilError(
+      'VIGIL_ERR_KAFKA_LOCAL',
+      `local Kafka ${opts.version} on ${brokers[0]} did not start: ${(err as Error).message}${describeBrokerLogs(serverLog, stdoutLog)}`,
+      { cause: err },
+    );
   }
-  log.info({ brokers, pid, version: opts.version, dataDir, ms: Date.now() - started }, 'local Kafka ready');
-  return { brokers, pid, stop };
-}
 
-/**
- * 'exit' handlers do not run when Node dies of a signal (Ctrl-C without a
- * handler, SIGTERM, SIGKILL). A tiny `sh` watchdog holds a pipe from this
- * process; when the pipe closes (this process is gone) it SIGTERMs the JVM,
- * then SIGKILLs it 15 s later. `stop()` kills the watchdog first.
- */
-function startWatchdog(jvmPid: number): ChildProcess | undefined {
-  try {
-    const script =
-      'while read -r _; do :; done; kill -TERM "$1" 2>/dev/null || exit 0; ' +
-      'i=0; while kill -0 "$1" 2>/dev/null && [ $i -lt 15 ]; do sleep 1; i=$((i+1)); done; kill -KILL "$1" 2>/dev/null; exit 0';
-    const wd = spawn('sh', ['-c', script, 'vigil-kafka-watchdog', String(jvmPid)], {
-      stdio: ['pipe', 'ignore', 'ignore'],
-    });
-    wd.on('error', () => undefined);
-    wd.unref();
-    (wd.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-    return wd;
-  } catch {
-    return undefined;
-  }
-}
+  let state: LocalKafkaState = 'running';
+  let since = Date.now();
+  let reason: string | undefined;
+  let restarts = 0;
+  let failures = 0; // consecutive crashes / failed attempts, for the backoff
+  let lastExit: LocalKafkaHealth['lastExit'];
+  let stopping = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  const listeners = new Set<(h: LocalKafkaHealth) => void>();
 
-/**
- * Make the broker create `__consumer_offsets` now (FindCoordinator does), so
- * the first consumer group does not log GROUP_COORDINATOR_NOT_AVAILABLE.
- * Best effort: a failure here is left for the first real consumer to retry.
- */
-async function warmUpGroupCoordinator(brokers: string[]): Promise<void> {
-  const kafka = new Kafka({
-    clientId: 'vigil-local-kafka-probe',
-    brokers,
-    logLevel: KafkaLogLevel.NOTHING,
-    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 },
+  const health = (): LocalKafkaHealth => ({
+    state,
+    healthy: state === 'running',
+    pid: current.pid,
+    restarts,
+    since,
+    ...(lastExit !== undefined ? { lastExit } : {}),
+    ...(reason !== undefined ? { reason } : {}),
   });
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    await admin.describeGroups(['vigil-local-kafka-warmup']);
-  } catch {
-    // ignored, see above
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
+  const setState = (next: LocalKafkaState, why?: string): void => {
+    state = next;
+    since = Date.now();
+    reason = why;
+    const snapshot = health();
+    for (const l of listeners) {
+      try {
+        l(snapshot);
+      } catch (err) {
+        log.warn({ err }, 'local Kafka health listener threw');
+      }
+    }
+  };
+  const nextDelay = (): number => Math.min(backoffMax, backoffInitial * 2 ** Math.min(failures++, 30));
 
-/** Poll until a kafkajs admin describes a cluster with ≥ 1 broker; fail fast if the JVM exits. */
-async function waitReady(
-  brokers: string[],
-  timeoutMs: number,
-  exited: () => unknown,
-): Promise<void> {
-  const kafka = new Kafka({
-    clientId: 'vigil-local-kafka-probe',
-    brokers,
-    logLevel: KafkaLogLevel.NOTHING,
-    connectionTimeout: 1_000,
-    requestTimeout: 5_000,
-    retry: { retries: 0 },
-  });
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no attempt';
-  while (Date.now() < deadline) {
-    if (exited() !== undefined) throw new Error('JVM exited');
-    const admin = kafka.admin({ retry: { retries: 0 } });
-    try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      if (cluster.brokers.length > 0 && cluster.controller !== null) {
-        await warmUpGroupCoordinator(brokers);
+  const scheduleRestart = (delay: number): void => {
+    restartTimer = setTimeout(() => void restartOnce(), delay);
+    restartTimer.unref();
+  };
+
+  /** Watch a ready JVM: an exit that stop() did not ask for schedules a restart. */
+  const watch = (proc: BrokerProcess): void => {
+    void proc.exited.then((exit) => {
+      if (stopping || proc !== current) return;
+      lastExit = { ...exit, at: Date.now() };
+      const upMs = Date.now() - proc.startedAt;
+      const why = `the broker JVM (pid ${proc.pid}) exited unexpectedly (${describeExit(exit)})`;
+      if (opts.supervise === false) {
+        log.error({ pid: proc.pid, ...exit, upMs, serverLog: tail(serverLog, 5) }, `${why}; not supervised, not restarting`);
+        setState('stopped', why);
         return;
       }
-      last = 'cluster has no brokers/controller yet';
+      if (upMs >= 60_000) failures = 0;
+      const delay = nextDelay();
+      log.error({ pid: proc.pid, ...exit, upMs, restartInMs: delay, serverLog: tail(serverLog, 5) }, `${why}; restarting it`);
+      setState('restarting', why);
+      scheduleRestart(delay);
+    });
+  };
+
+  const restartOnce = async (): Promise<void> => {
+    restartTimer = undefined;
+    if (stopping) return;
+    let proc: BrokerProcess | undefined;
+    try {
+      if (!(await waitPortFree(port, 10_000))) throw new Error(`127.0.0.1:${port} is in use by another process`);
+      if (stopping) return;
+      proc = spawnBroker(files);
+      current = proc;
+      const p = proc;
+      await waitReady(brokers, readyTimeoutMs, () => (stopping ? 'stopping' : exitedEarly(p)));
+      if (stopping) return;
+      restarts += 1;
+      log.info({ pid: p.pid, restarts, brokers }, 'local Kafka broker restarted');
+      setState('running');
+      watch(p);
     } catch (err) {
-      last = (err as Error).message;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
+      if (stopping) return;
+      await proc?.terminate(stopTimeoutMs, log);
+      if (stopping) return;
+      const delay = nextDelay();
+      const why = `restart attempt ${failures} failed: ${(err as Error).message}`;
+      log.warn({ restartInMs: delay, serverLog: tail(serverLog, 5) }, `local Kafka ${why}; trying again`);
+      setState('restarting', why);
+      scheduleRestart(delay);
     }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for the broker (last: ${last})`);
+  };
+
+  watch(current);
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      stopping = true;
+      if (restartTimer !== undefined) clearTimeout(restartTimer);
+      setState('stopping');
+      const proc = current;
+      await proc.terminate(stopTimeoutMs, log);
+      setState('stopped');
+      log.info({ pid: proc.pid, ...proc.exit() }, 'local Kafka stopped');
+    })();
+    return stopped;
+  };
+
+  log.info({ brokers, pid: current.pid, version: opts.version, dataDir, ms: Date.now() - started }, 'local Kafka ready');
+  return {
+    brokers,
+    get pid() {
+      return current.pid;
+    },
+    clusterId,
+    healthy: () => state === 'running',
+    health,
+    onHealthChange: (listener) => {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    stop,
+  };
 }
