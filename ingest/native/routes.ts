@@ -33,6 +33,8 @@ import { registerIntake } from '../intake.js';
 import type { EnvelopeKind, Publisher } from '../publisher.js';
 import { nativeErrorBody, prepareErrorReply, toVigilError } from '../replies.js';
 import { nativeRejectedSchema, nativeResponseSchema } from './schemas.js';
+import { acceptanceWindow, type TimePolicy, type TimeWindow } from '../../schemas/limits.js';
+import { nativeLogProblem, nativeSpanProblem } from './limits.js';
 
 /** Most record errors (and, separately, warnings) listed in one answer (`rejected` still counts all). */
 export const MAX_ERRORS = 100;
@@ -43,6 +45,8 @@ export interface NativeRoutesOptions {
   keys: KeyVerifier;
   budget: InflightBudget;
   maxBodyBytes: number;
+  /** Acceptance window of record times (schemas/limits.ts); default retention 30 days. */
+  timePolicy?: TimePolicy;
 }
 
 /** One rejected record's problem. */
@@ -71,6 +75,7 @@ function validateBatch<T>(
   kind: EnvelopeKind,
   items: unknown[],
   schema: z.ZodType<T>,
+  storable: (record: T) => [string, string] | null,
 ): { ok: T[]; rejected: number; errors: RecordError[]; warnings: RecordError[] } {
   const ok: T[] = [];
   const errors: RecordError[] = [];
@@ -83,7 +88,13 @@ function validateBatch<T>(
     }
     const parsed = schema.safeParse(item);
     if (parsed.success) {
-      ok.push(parsed.data);
+      const problem = storable(parsed.data);
+      if (problem === null) {
+        ok.push(parsed.data);
+        return;
+      }
+      rejected++;
+      if (errors.length < MAX_ERRORS) errors.push({ index, field: fieldPath(index, [problem[0]]), message: problem[1] });
       return;
     }
     rejected++;
@@ -109,6 +120,7 @@ function groupBy<T>(records: T[], key: (r: T) => string): T[][] {
 /** The native route group (see module doc). Encapsulated. */
 export const nativeRoutes: FastifyPluginAsync<NativeRoutesOptions> = async (app, opts) => {
   addAuthHook(app, { verifier: opts.keys, exempt: [] });
+  const timePolicy: TimePolicy = opts.timePolicy ?? { retentionDays: 30 };
   registerIntake(app, { budget: opts.budget, maxBodyBytes: opts.maxBodyBytes, mediaTypes: ['application/json'] });
   app.setErrorHandler((err, request, reply) => {
     const ve = toVigilError(err, request);
@@ -119,6 +131,7 @@ export const nativeRoutes: FastifyPluginAsync<NativeRoutesOptions> = async (app,
     kind: EnvelopeKind,
     batch: z.ZodType<unknown[]>,
     schema: z.ZodType<T>,
+    problem: (record: T, window: TimeWindow) => [string, string] | null,
     toEnvelopes: (records: T[], tenant: string, now: number) => Envelope[],
   ): void => {
     app.post(`/api/v1/ingest/${kind}`, { schema: { response: { 200: nativeResponseSchema, 400: nativeRejectedSchema } } }, async (request, reply) => {
@@ -128,7 +141,9 @@ export const nativeRoutes: FastifyPluginAsync<NativeRoutesOptions> = async (app,
         const message = issue?.code === 'invalid_type' ? 'must be a JSON array of records' : (issue?.message ?? 'invalid body');
         throw new ValidationError('body', message);
       }
-      const { ok, rejected, errors, warnings } = validateBatch(kind, items.data, schema);
+      const now = Date.now();
+      const window = acceptanceWindow(timePolicy, now);
+      const { ok, rejected, errors, warnings } = validateBatch(kind, items.data, schema, (r) => problem(r, window));
       if (ok.length === 0) {
         const first = errors[0];
         const err = new VigilError(
@@ -138,15 +153,15 @@ export const nativeRoutes: FastifyPluginAsync<NativeRoutesOptions> = async (app,
         );
         return prepareErrorReply(reply, err).send({ ...nativeErrorBody(err), accepted: 0, rejected, errors, warnings });
       }
-      await opts.publisher.publish(kind, toEnvelopes(ok, request.tenant, Date.now()));
+      await opts.publisher.publish(kind, toEnvelopes(ok, request.tenant, now));
       return { accepted: ok.length, rejected, errors, warnings };
     });
   };
 
-  route('spans', NativeSpanBatch, NativeSpan, (records, tenant, receivedAtMs) =>
+  route('spans', NativeSpanBatch, NativeSpan, nativeSpanProblem, (records, tenant, receivedAtMs) =>
     groupBy(records, (r) => r.trace_id).map((g) => ({ v: ENVELOPE_VERSION, kind: 'spans', format: 'native', tenant, receivedAtMs, records: g })),
   );
-  route('logs', NativeLogBatch, NativeLog, (records, tenant, receivedAtMs) =>
+  route('logs', NativeLogBatch, NativeLog, nativeLogProblem, (records, tenant, receivedAtMs) =>
     groupBy(records, (r) => r.trace_id ?? `service:${r.service}`).map((g) => ({
       v: ENVELOPE_VERSION,
       kind: 'logs',

@@ -180,7 +180,7 @@ describe('OTLP/HTTP routes', () => {
   it('in-flight request budget exhausted → 429 with Retry-After', async () => {
     let release: () => void = () => undefined;
     const { app } = build(() => new Promise<void>((r) => (release = r)), { ...LIMITS, maxInflightRequests: 1 });
-    const first = app.inject({ method: 'POST', url: '/api/v1/ingest/logs', headers: { ...AUTH, 'content-type': 'application/json' }, payload: [{ time: 1, body: 'x', service: 's' }] });
+    const first = app.inject({ method: 'POST', url: '/api/v1/ingest/logs', headers: { ...AUTH, 'content-type': 'application/json' }, payload: [{ time: Date.now(), body: 'x', service: 's' }] });
     await new Promise((r) => setTimeout(r, 50));
     const second = await app.inject({ method: 'POST', url: '/v1/logs', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '{}' });
     expect(second.statusCode).toBe(429);

@@ -76,7 +76,7 @@ describe('ingest → real Kafka', () => {
       expect(otlp.statusCode).toBe(200);
       const native = await app.inject({
         method: 'POST', url: '/api/v1/ingest/logs', headers: { ...AUTH, 'content-type': 'application/json' },
-        payload: [{ time: 1_700_000_000_000, body: 'hello', service: 'agent' }, { time: 1_700_000_000_001, body: 'x', service: 'agent', trace_id: TRACE_B }],
+        payload: [{ time: Date.now() - 1000, body: 'hello', service: 'agent' }, { time: Date.now() - 999, body: 'x', service: 'agent', trace_id: TRACE_B }],
       });
       expect(native.json()).toMatchObject({ accepted: 2, rejected: 0 });
 

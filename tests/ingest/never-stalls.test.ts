@@ -230,4 +230,34 @@ describe('issue 5 — ingest never leaks, never acks what it cannot store', () =
     }
     expect(metricValue(text, 'vigil_ingest_inflight_bytes')).toBe(0);
   });
+
+  it('items 4 and 5 (native): old or far-future times and ~1,000-level attribute nesting are rejected by name, the rest accepted', async () => {
+    const { app, published } = build();
+    let deep: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 1_000; i++) deep = { [`k${i}`]: deep };
+    const now = Date.now();
+    const res = await app.inject({
+      method: 'POST', url: '/api/v1/ingest/logs', headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: [
+        { time: 1, body: '1970', service: 's' },
+        { time: '2300-01-01T00:00:00Z', body: '2300', service: 's' },
+        { time: now, body: 'deep', service: 's', attributes: deep },
+        { time: now, body: 'ok', service: 's' },
+      ],
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { accepted: number; rejected: number; errors: Array<{ field: string; message: string }> };
+    expect(body).toMatchObject({ accepted: 1, rejected: 3 });
+    expect(body.errors.map((e) => e.field)).toEqual(['[0].time', '[1].time', '[2].attributes']);
+    expect(body.errors[0]!.message).toMatch(/older than the acceptance window/);
+    expect(body.errors[2]!.message).toMatch(/nested deeper than 32 levels/);
+    expect(published.flatMap((e) => e.records)).toHaveLength(1);
+
+    const spans = await app.inject({
+      method: 'POST', url: '/api/v1/ingest/spans', headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: [{ trace_id: TRACE_A, span_id: SPAN_1, name: 'op', service: 's', start_time: now, duration_ms: 1e17 }],
+    });
+    expect(spans.statusCode).toBe(400);
+    expect(spans.json().errors[0]).toMatchObject({ field: '[0].duration_ms' });
+  });
 });
