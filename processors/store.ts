@@ -3,7 +3,7 @@
  *
  * The worker pool turns the sub-batch's messages into rows; each table's rows
  * are inserted with the token `${tokenBase}-${table}` (processors/writer.ts),
- * tables in the order spans → span_metrics_1m → logs. Retryable failures are
+ * tables in the order spans → span_metrics_1m → span_user_costs_1m → logs. Retryable failures are
  * retried with backoff until success or shutdown (platform/retry.ts).
  *
  * A permanent rejection (VIGIL_ERR_CLICKHOUSE_REJECTED: a value ClickHouse
@@ -28,7 +28,7 @@ import type { WorkerResult } from './worker.js';
 import type { ClickHouseWriter, ProcessorTable } from './writer.js';
 
 /** Insert order of the tables. */
-export const TABLE_ORDER: readonly ProcessorTable[] = ['spans', 'span_metrics_1m', 'logs'];
+export const TABLE_ORDER: readonly ProcessorTable[] = ['spans', 'span_metrics_1m', 'span_user_costs_1m', 'logs'];
 
 /** A message for the pool: Kafka offset (decimal string) and UTF-8 value. */
 export interface OffsetItem {
@@ -61,7 +61,16 @@ export interface StoreOutcome {
 }
 
 function rowsOf(result: WorkerResult, table: ProcessorTable): readonly unknown[] {
-  return table === 'spans' ? result.spans : table === 'logs' ? result.logs : result.metrics;
+  switch (table) {
+    case 'spans':
+      return result.spans;
+    case 'span_metrics_1m':
+      return result.metrics;
+    case 'span_user_costs_1m':
+      return result.userCosts;
+    case 'logs':
+      return result.logs;
+  }
 }
 
 /**
@@ -116,7 +125,7 @@ async function insertTable(ctx: StoreContext, table: ProcessorTable, rows: reado
  *   VIGIL_ERR_INTERNAL (worker failure), VIGIL_ERR_OVERLOADED (pool queue full).
  */
 export async function storeSubBatch(ctx: StoreContext, items: readonly OffsetItem[], tokenBase: string, fromTable = 0): Promise<StoreOutcome> {
-  const out: StoreOutcome = { poison: new Map(), rows: { spans: 0, span_metrics_1m: 0, logs: 0 } };
+  const out: StoreOutcome = { poison: new Map(), rows: { spans: 0, span_metrics_1m: 0, span_user_costs_1m: 0, logs: 0 } };
   if (items.length === 0) return out;
   const result = await ctx.pool.run(items);
   for (const r of result.rejected) out.poison.set(r.offset, r.reason);

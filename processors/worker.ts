@@ -15,8 +15,8 @@
  */
 import type { Envelope } from '../schemas/envelope.js';
 import { ENVELOPE_VERSION } from '../schemas/envelope.js';
-import type { LogRow, SpanMetricRow, SpanRow } from '../schemas/rows.js';
-import { aggregateSpans } from './aggregate.js';
+import type { LogRow, SpanMetricRow, SpanRow, SpanUserCostRow } from '../schemas/rows.js';
+import { aggregateBatch } from './aggregate.js';
 import { nativeLogToRow, otlpLogToRow } from './normalize/logs.js';
 import { nativeSpanToRow, otlpSpanToRow } from './normalize/spans.js';
 
@@ -33,7 +33,10 @@ export interface Rejected {
 export interface WorkerResult {
   spans: SpanRow[];
   logs: LogRow[];
+  /** span_metrics_1m rows: per (tenant, minute, service, operation, model, provider), with sketches. */
   metrics: SpanMetricRow[];
+  /** span_user_costs_1m rows: per (tenant, minute, service, model, provider, user_id), no sketches. */
+  userCosts: SpanUserCostRow[];
   rejected: Rejected[];
 }
 
@@ -74,7 +77,7 @@ function normalise(env: Envelope): { spans: SpanRow[]; logs: LogRow[] } {
  * @returns rows per table plus rejected messages; never throws for bad input.
  */
 export function processBatch(batch: readonly WorkerItem[]): WorkerResult {
-  const out: WorkerResult = { spans: [], logs: [], metrics: [], rejected: [] };
+  const out: WorkerResult = { spans: [], logs: [], metrics: [], userCosts: [], rejected: [] };
   batch.forEach((item, i) => {
     const offset = isWrapped(item) ? item.offset : String(i);
     try {
@@ -86,7 +89,9 @@ export function processBatch(batch: readonly WorkerItem[]): WorkerResult {
       out.rejected.push({ offset, reason });
     }
   });
-  out.metrics = aggregateSpans(out.spans);
+  const agg = aggregateBatch(out.spans);
+  out.metrics = agg.metrics;
+  out.userCosts = agg.userCosts;
   return out;
 }
 

@@ -13,16 +13,17 @@
 import type { ClickHouseHandle } from '../platform/clickhouse.js';
 import { VigilError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
-import type { LogRow, SpanMetricRow, SpanRow } from '../schemas/rows.js';
+import type { LogRow, SpanMetricRow, SpanRow, SpanUserCostRow } from '../schemas/rows.js';
 
 /** Tables the processors write. */
-export type ProcessorTable = 'spans' | 'logs' | 'span_metrics_1m';
+export type ProcessorTable = 'spans' | 'logs' | 'span_metrics_1m' | 'span_user_costs_1m';
 
 /** Row type per table. */
 export interface TableRows {
   spans: SpanRow;
   logs: LogRow;
   span_metrics_1m: SpanMetricRow;
+  span_user_costs_1m: SpanUserCostRow;
 }
 
 /** Outcome of one insert. `retryable`: the same insert may succeed later. */

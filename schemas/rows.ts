@@ -60,29 +60,66 @@ export interface LogRow {
 }
 
 /**
- * vigil.span_metrics_1m — partial per-minute aggregates per series. Rows of the
- * same key are merged at query time with sum / sumMap (and in the background by
- * AggregatingMergeTree), so any minutes and series merge exactly.
+ * vigil.span_metrics_1m — partial per-minute aggregates per series (tenant,
+ * minute, service, operation, model, provider), with a DDSketch of durations.
+ * Rows of the same key are merged at query time with sum / sumMap (and in the
+ * background by AggregatingMergeTree), so any minutes and series merge exactly.
+ * Per-user figures are in {@link SpanUserCostRow}, not here (migration 0004).
+ * The hourly rollup span_metrics_1h has the same columns with `hour` instead of
+ * `minute`; a materialized view fills it from this table (migration 0005).
  */
 export interface SpanMetricRow {
   tenant: string;
   /** DateTime UTC 'YYYY-MM-DD hh:mm:00'. */
   minute: string;
   service: string;
+  /** Span name. */
   operation: string;
+  /** gen_ai model ('' for spans that are not LLM calls). */
   model: string;
   provider: string;
-  user_id: string;
+  /** Spans. */
   count: number;
+  /** Spans with status 'error'. */
   error_count: number;
+  /** Sum of span durations, ns. */
   duration_sum_ns: number;
   input_tokens: number;
   output_tokens: number;
   cached_tokens: number;
+  /** USD, sum over priced spans only. */
   cost_usd: number;
+  /** Spans whose model has no known price. */
   unpriced_count: number;
   /** DDSketch (1 % relative accuracy, logarithmic mapping) bin index → count, over durations in ms. */
   sketch_bins: Record<string, number>;
   /** Count of durations ≤ 0 (DDSketch zero bucket). */
   sketch_zero: number;
+}
+
+/**
+ * vigil.span_user_costs_1m — partial per-minute LLM usage per (tenant, minute,
+ * service, model, provider, user_id), without sketches (migration 0004). Every
+ * span counts, also those without a user (user_id '') or a model (model '').
+ * Merged with sum at query time. The hourly rollup span_user_costs_1h has the
+ * same columns with `hour` instead of `minute` (materialized view, migration 0005).
+ */
+export interface SpanUserCostRow {
+  tenant: string;
+  /** DateTime UTC 'YYYY-MM-DD hh:mm:00'. */
+  minute: string;
+  service: string;
+  model: string;
+  provider: string;
+  /** `user.id` / `enduser.id`; '' when absent. */
+  user_id: string;
+  /** Spans. */
+  count: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  /** USD, sum over priced spans only. */
+  cost_usd: number;
+  /** Spans whose model has no known price. */
+  unpriced_count: number;
 }

@@ -8,7 +8,7 @@ import { docSchema, intParam, stringFilter, timeParam } from '../params.js';
 /** Most buckets one request may ask for ((to − from) / step). */
 export const MAX_BUCKETS = 1440;
 
-/** group_by value → span_metrics_1m column. */
+/** group_by value → aggregate table column (user_id: span_user_costs_1m / _1h only). */
 export const GROUP_COLUMNS = {
   service: 'service',
   operation: 'operation',
@@ -53,11 +53,15 @@ export const CostQuery = z.strictObject({
 });
 export type CostQuery = z.output<typeof CostQuery>;
 
-/** One latency point: bucket start (ISO-8601 UTC), group value (null without group_by), span count, quantiles in ms. */
+/**
+ * One latency point (a RED sample): bucket start (ISO-8601 UTC), group value
+ * (null without group_by), span count, spans with status error, quantiles in ms.
+ */
 export interface LatencyPoint {
   t: string;
   group: string | null;
   count: number;
+  error_count: number;
   p50_ms: number | null;
   p95_ms: number | null;
   p99_ms: number | null;
@@ -80,7 +84,8 @@ const errorsDoc = `Errors: 400 VIGIL_ERR_VALIDATION (bad parameter, more than ${
 export const latencyDoc = {
   summary: 'Span latency quantiles per time bucket',
   description:
-    'From span_metrics_1m only: DDSketch bins merged per bucket and group (1 % relative accuracy). ' +
+    'From span_metrics_1m (and span_metrics_1h for whole hours when step is a multiple of 3600) only: ' +
+    'DDSketch bins merged per bucket and group (1 % relative accuracy); error_count counts spans with status error. ' +
     'Only buckets with spans are returned, ordered by t then group. ' + errorsDoc,
   tags: ['metrics'],
   security: [{ bearer: [] }],
@@ -90,7 +95,9 @@ export const latencyDoc = {
 export const costDoc = {
   summary: 'LLM cost and tokens per time bucket',
   description:
-    'From span_metrics_1m only. cost_usd sums priced spans; unpriced_spans counts spans whose model has no known price. ' +
+    'From span_metrics_1m / span_metrics_1h; group_by=user from span_user_costs_1m / span_user_costs_1h, or from spans when ' +
+    'also filtered by operation. Hourly tables serve whole hours when step is a multiple of 3600. ' +
+    'cost_usd sums priced spans; unpriced_spans counts spans whose model has no known price. ' +
     'Only buckets with spans are returned, ordered by t then group. ' + errorsDoc,
   tags: ['metrics'],
   security: [{ bearer: [] }],

@@ -1,12 +1,20 @@
 /**
- * Metrics routes (authenticated, tenant-confined), read from
- * {db}.span_metrics_1m only — never from raw spans:
+ * Metrics routes (authenticated, tenant-confined), read from the stored
+ * aggregates — never by rescanning spans for latency:
  * - GET /api/v1/metrics/latency → { from, to, step, group_by, points: LatencyPoint[] }
+ *   from span_metrics_1m / span_metrics_1h (sketches per service, operation,
+ *   model, provider);
  * - GET /api/v1/metrics/cost    → { from, to, step, group_by, points: CostPoint[] }
+ *   from the same tables, or with group_by=user from span_user_costs_1m /
+ *   span_user_costs_1h (from raw spans when also filtered by operation, which
+ *   the user tables do not hold).
  *
  * Buckets are aligned to multiples of `step` seconds since the epoch (UTC);
  * partial rows of a bucket and group are merged with sum / sumMap, and latency
- * quantiles are read from the merged DDSketch bins (processors/sketch.ts).
+ * quantiles are read from the merged DDSketch bins (processors/sketch.ts;
+ * Masson, Rim, Lee, "DDSketch", PVLDB 12(12), 2019). Hourly rollups answer the
+ * whole hours of a window when step is a multiple of 3600 s, with the same
+ * answer as minutes alone (./metrics.sources.ts).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ClickHouseHandle } from '../../platform/clickhouse.js';
@@ -27,6 +35,7 @@ import {
   type CostPoint,
   type LatencyPoint,
 } from './metrics.schemas.js';
+import { aggregateSql, planTiers, rangeParams, userCostFromSpansSql, type Family } from './metrics.sources.js';
 
 export interface MetricRoutesOptions {
   clickhouse: ClickHouseHandle;
@@ -34,7 +43,13 @@ export interface MetricRoutesOptions {
 
 type Common = LatencyQuery | CostQuery;
 
-/** Aligned window in epoch seconds plus WHERE fragments and params shared by both routes. */
+/**
+ * Aligned window in epoch seconds, filters and params shared by both routes.
+ * @returns fromSec (aligned down to step), toSec (aligned up to the minute),
+ *   filter fragments over the aggregate columns with their params, the group
+ *   expression, and the answer's meta fields.
+ * @throws ValidationError (step) when the window holds more than MAX_BUCKETS buckets.
+ */
 function prepare(tenant: string, q: Common) {
   const win = resolveWindow(q.from, q.to);
   const rawFrom = Number(win.from / 1_000_000_000n);
@@ -51,15 +66,11 @@ function prepare(tenant: string, q: Common) {
         : `narrow from/to to at most ${Math.floor((MAX_BUCKETS - 1) * (MAX_STEP_SECONDS / 86_400))} days (step ≤ ${MAX_STEP_SECONDS})`;
     throw new ValidationError('step', `${buckets} buckets exceed the limit of ${MAX_BUCKETS}; ${fix}`);
   }
-  const conds = [
-    'tenant = {tenant:String}',
-    "minute >= toDateTime({from_s:UInt32}, 'UTC')",
-    "minute < toDateTime({to_s:UInt32}, 'UTC')",
-  ];
-  const params: Record<string, unknown> = { tenant, from_s: fromSec, to_s: toSec, step: q.step, max_points_plus_one: MAX_POINTS + 1 };
-  if (q.service !== undefined) (conds.push('service = {service:String}'), (params.service = q.service));
-  if (q.operation !== undefined) (conds.push('operation = {operation:String}'), (params.operation = q.operation));
-  if (q.model !== undefined) (conds.push('model = {model:String}'), (params.model = q.model));
+  const filters: string[] = [];
+  const params: Record<string, unknown> = { tenant, step: q.step, max_points_plus_one: MAX_POINTS + 1 };
+  if (q.service !== undefined) (filters.push('service = {service:String}'), (params.service = q.service));
+  if (q.operation !== undefined) (filters.push('operation = {operation:String}'), (params.operation = q.operation));
+  if (q.model !== undefined) (filters.push('model = {model:String}'), (params.model = q.model));
   let groupExpr = "''";
   if (q.group_by !== undefined) {
     groupExpr = '{group_col:Identifier}';
@@ -71,25 +82,31 @@ function prepare(tenant: string, q: Common) {
     step: q.step,
     group_by: q.group_by ?? null,
   };
-  return { conds, params, groupExpr, meta };
+  return { fromSec, toSec, filters, params, groupExpr, meta };
 }
 
-/** SELECT … GROUP BY bucket, group over span_metrics_1m with the given aggregate columns. */
-function metricsSql(aggs: string, conds: string[], groupExpr: string): string {
-  return `
-SELECT toUInt32(intDiv(toUInt32(minute), {step:UInt32}) * {step:UInt32}) AS t_s, ${groupExpr} AS grp, ${aggs}
-FROM {db:Identifier}.span_metrics_1m
-WHERE ${conds.join(' AND ')}
-GROUP BY t_s, grp
-HAVING sum(count) > 0
-ORDER BY t_s, grp
-LIMIT {max_points_plus_one:UInt32}`;
+/**
+ * Rows of one aggregate query over the tiers planned for the window.
+ * @returns [] for an empty window (no query is sent).
+ */
+async function readAggregates<T>(
+  ch: ClickHouseHandle,
+  family: Family,
+  p: ReturnType<typeof prepare>,
+  step: number,
+  columns: readonly string[],
+  aggs: string,
+): Promise<T[]> {
+  const ranges = planTiers(p.fromSec, p.toSec, step);
+  if (ranges.length === 0) return [];
+  return selectRows<T>(ch, aggregateSql(family, ranges, columns, aggs, p.filters, p.groupExpr), { ...p.params, ...rangeParams(ranges) });
 }
 
 interface LatencyRow {
   t_s: unknown;
   grp: string;
   n: unknown;
+  errors: unknown;
   bins: Record<string, number | string>;
   zero: unknown;
 }
@@ -119,15 +136,26 @@ function checkPoints(rows: unknown[], q: Common): void {
   );
 }
 
+const COST_COLUMNS = ['count', 'input_tokens', 'output_tokens', 'cached_tokens', 'cost_usd', 'unpriced_count'] as const;
+const COST_AGGS =
+  'sum(cost_usd) AS cost, sum(input_tokens) AS input, sum(output_tokens) AS output, ' +
+  'sum(cached_tokens) AS cached, sum(unpriced_count) AS unpriced, sum(count) AS n';
+
 /** Fastify plugin with the metrics routes; expects an auth hook in an enclosing scope. */
 export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app, opts) => {
   const ch = opts.clickhouse;
 
   app.get('/api/v1/metrics/latency', { schema: latencyDoc }, async (request) => {
     const q = parseParams(LatencyQuery, request.query);
-    const { conds, params, groupExpr, meta } = prepare(tenantOf(request), q);
-    const sql = metricsSql('sum(count) AS n, sumMap(sketch_bins) AS bins, sum(sketch_zero) AS zero', conds, groupExpr);
-    const rows = await selectRows<LatencyRow>(ch, sql, params);
+    const p = prepare(tenantOf(request), q);
+    const rows = await readAggregates<LatencyRow>(
+      ch,
+      'series',
+      p,
+      q.step,
+      ['count', 'error_count', 'sketch_bins', 'sketch_zero'],
+      'sum(count) AS n, sum(error_count) AS errors, sumMap(sketch_bins) AS bins, sum(sketch_zero) AS zero',
+    );
     checkPoints(rows, q);
     const points: LatencyPoint[] = rows.map((r) => {
       const sketch = sketchFromBins(r.bins, num(r.zero));
@@ -136,24 +164,27 @@ export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app,
         t: iso(r.t_s),
         group: q.group_by === undefined ? null : r.grp,
         count: num(r.n),
+        error_count: num(r.errors),
         p50_ms: at(0.5),
         p95_ms: at(0.95),
         p99_ms: at(0.99),
       };
     });
-    return { ...meta, points };
+    return { ...p.meta, points };
   });
 
   app.get('/api/v1/metrics/cost', { schema: costDoc }, async (request) => {
     const q = parseParams(CostQuery, request.query);
-    const { conds, params, groupExpr, meta } = prepare(tenantOf(request), q);
-    const sql = metricsSql(
-      'sum(cost_usd) AS cost, sum(input_tokens) AS input, sum(output_tokens) AS output, ' +
-        'sum(cached_tokens) AS cached, sum(unpriced_count) AS unpriced, sum(count) AS n',
-      conds,
-      groupExpr,
-    );
-    const rows = await selectRows<CostRow>(ch, sql, params);
+    const p = prepare(tenantOf(request), q);
+    let rows: CostRow[];
+    if (q.group_by === 'user' && q.operation !== undefined) {
+      // The user tables have no operation column: sum the spans themselves.
+      const filters = p.filters.map((f) => (f.startsWith('operation ') ? 'name = {operation:String}' : f));
+      const { group_col: _unused, ...params } = p.params;
+      rows = p.toSec <= p.fromSec ? [] : await selectRows<CostRow>(ch, userCostFromSpansSql(filters), { ...params, from_s: p.fromSec, to_s: p.toSec });
+    } else {
+      rows = await readAggregates<CostRow>(ch, q.group_by === 'user' ? 'users' : 'series', p, q.step, COST_COLUMNS, COST_AGGS);
+    }
     checkPoints(rows, q);
     const points: CostPoint[] = rows.map((r) => ({
       t: iso(r.t_s),
@@ -165,6 +196,6 @@ export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app,
       unpriced_spans: num(r.unpriced),
       spans: num(r.n),
     }));
-    return { ...meta, points };
+    return { ...p.meta, points };
   });
 };

@@ -1,6 +1,9 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { insert, metricRow, testApp, type TestApp } from './support.js';
+import type { ClickHouseHandle } from '../../platform/clickhouse.js';
+import type { SpanMetricRow, SpanUserCostRow } from '../../schemas/rows.js';
+import { msToNs, nsToMinute } from '../../schemas/time.js';
+import { testApp, type TestApp } from './support.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -8,6 +11,41 @@ beforeAll(async () => {
 });
 
 const mapping = new DDSketch({ relativeAccuracy: 0.01 }).mapping;
+
+/**
+ * A partial aggregate in the shape span_metrics_1m had until migration 0003
+ * (one series per user). {@link store} writes it the way the processors write
+ * since 0004: its series part to span_metrics_1m, its user part to
+ * span_user_costs_1m; the materialized views of 0005 fill the hourly tables.
+ */
+type LegacyRow = SpanMetricRow & { user_id: string };
+
+function metricRow(p: Partial<LegacyRow> & { tenant: string; minuteMs: number }): LegacyRow {
+  const { minuteMs, ...rest } = p;
+  return {
+    minute: nsToMinute(msToNs(minuteMs)),
+    service: 'svc', operation: 'op', model: '', provider: '', user_id: '',
+    count: 0, error_count: 0, duration_sum_ns: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0,
+    cost_usd: 0, unpriced_count: 0, sketch_bins: {}, sketch_zero: 0,
+    ...rest,
+  };
+}
+
+async function insertInto(ch: ClickHouseHandle, table: string, values: object[]): Promise<void> {
+  await ch.client.insert({ table: `${ch.database}.${table}`, format: 'JSONEachRow', values });
+}
+
+/** Insert legacy-shaped rows as series rows and user-cost rows (see {@link LegacyRow}). */
+async function store(ch: ClickHouseHandle, rows: LegacyRow[]): Promise<void> {
+  const series: SpanMetricRow[] = rows.map(({ user_id: _u, ...r }) => r);
+  const users: SpanUserCostRow[] = rows.map((r) => ({
+    tenant: r.tenant, minute: r.minute, service: r.service, model: r.model, provider: r.provider, user_id: r.user_id,
+    count: r.count, input_tokens: r.input_tokens, output_tokens: r.output_tokens, cached_tokens: r.cached_tokens,
+    cost_usd: r.cost_usd, unpriced_count: r.unpriced_count,
+  }));
+  await insertInto(ch, 'span_metrics_1m', series);
+  await insertInto(ch, 'span_user_costs_1m', users);
+}
 
 /** Deterministic PRNG (mulberry32). */
 function rng(seed: number): () => number {
@@ -67,7 +105,7 @@ describe('GET /api/v1/metrics/latency', () => {
     }
     // another tenant's slow spans in the same minutes must not leak in
     rows.push(metricRow({ tenant: other.tenant, minuteMs: base, service: 'checkout', count: 1000, sketch_bins: bins(Array(1000).fill(1e6)) }));
-    await insert(t.ch, 'span_metrics_1m', rows);
+    await store(t.ch, rows);
     const window = { from: base, to: base + 300_000 };
 
     const res = await get(auth, '/api/v1/metrics/latency', { ...window, step: 300 });
@@ -124,7 +162,7 @@ describe('GET /api/v1/metrics/cost', () => {
     const base = aligned5m() - 600_000;
     const row = (m: number, model: string, provider: string, user: string, cost: number, unpriced: number, count: number) =>
       metricRow({ tenant, minuteMs: base + m * 60_000, service: 'chat', operation: 'llm', model, provider, user_id: user, count, cost_usd: cost, unpriced_count: unpriced, input_tokens: 100 * count, output_tokens: 10 * count, cached_tokens: count });
-    await insert(t.ch, 'span_metrics_1m', [
+    await store(t.ch, [
       row(0, 'gpt-4o', 'openai', 'alice', 0.25, 0, 5),
       row(0, 'gpt-4o', 'openai', 'alice', 0.5, 0, 5), // second partial row of the same series
       row(1, 'gpt-4o', 'openai', 'bob', 0.125, 0, 2),
@@ -159,5 +197,131 @@ describe('GET /api/v1/metrics/cost', () => {
       [new Date(base + 60_000).toISOString(), 1.125],
       [new Date(base + 120_000).toISOString(), 0],
     ]);
+  });
+});
+
+describe('hourly rollups', () => {
+  /** Start (epoch ms) of a whole hour ~`hoursAgo` hours ago. */
+  const hourAgo = (hoursAgo: number): number => (Math.floor(Date.now() / 3_600_000) - hoursAgo) * 3_600_000;
+
+  it('step a multiple of 3600 reads whole hours from span_metrics_1h and the edges from minutes: the same answer as minutes', async () => {
+    const { tenant, auth } = t.tenant();
+    const h0 = hourAgo(12);
+    const rand = rng(7);
+    const rows: LegacyRow[] = [];
+    // 10 hours of minutes with data every 7 minutes, two operations, some errors.
+    for (let m = 0; m < 600; m += 7) {
+      for (const operation of ['a', 'b']) {
+        const vals = Array.from({ length: 20 }, () => (operation === 'a' ? 5 : 50) * Math.exp(rand()));
+        rows.push(metricRow({ tenant, minuteMs: h0 + m * 60_000, operation, count: 20, error_count: m % 3, sketch_bins: bins(vals), cost_usd: 0.5, model: 'm', user_id: `u${m % 4}` }));
+      }
+    }
+    await store(t.ch, rows);
+    // The materialized views filled the hourly tables.
+    const hourly = await t.ch.client.query({
+      query: 'SELECT sum(count) AS n, count() AS r FROM {db:Identifier}.span_metrics_1h WHERE tenant = {tenant:String}',
+      query_params: { db: t.ch.database, tenant },
+      format: 'JSONEachRow',
+    });
+    const [h] = (await hourly.json()) as { n: string; r: string }[];
+    expect(Number(h!.n)).toBe(rows.reduce((a, r) => a + r.count, 0));
+    expect(Number(h!.r)).toBeLessThanOrEqual(2 * 10 * 2); // ≤ 2 partial rows per hour and operation before merges
+
+    // Window starting mid-hour and ending mid-hour: edges come from minutes.
+    const from = h0 + 25 * 60_000;
+    const to = h0 + 9 * 3_600_000 + 17 * 60_000;
+    for (const query of [{ step: 3600 }, { step: 7200, group_by: 'operation' }, { step: 3600, operation: 'b' }]) {
+      const viaHours = (await get(auth, '/api/v1/metrics/latency', { from, to, ...query })).json() as any;
+      // Expected from the minute rows alone, merged in JS the way the API merges them.
+      const stepMs = query.step * 1000;
+      const expected = new Map<string, { count: number; errors: number; bins: Record<string, number> }>();
+      for (const r of rows) {
+        const ms = Date.parse(r.minute.replace(' ', 'T') + 'Z');
+        if (ms < Math.floor(from / stepMs) * stepMs || ms >= to || (query.operation && r.operation !== query.operation)) continue;
+        const k = `${new Date(Math.floor(ms / stepMs) * stepMs).toISOString()}|${query.group_by ? r.operation : ''}`;
+        const e = expected.get(k) ?? { count: 0, errors: 0, bins: {} };
+        e.count += r.count;
+        e.errors += r.error_count;
+        for (const [b, c] of Object.entries(r.sketch_bins)) e.bins[b] = (e.bins[b] ?? 0) + c;
+        expected.set(k, e);
+      }
+      expect(viaHours.points.map((p: any) => `${p.t}|${p.group ?? ''}`)).toEqual([...expected.keys()]);
+      viaHours.points.forEach((p: any) => {
+        const e = expected.get(`${p.t}|${p.group ?? ''}`)!;
+        expect(p.count).toBe(e.count);
+        expect(p.error_count).toBe(e.errors);
+        for (const [q, key] of [[0.5, 'p50_ms'], [0.99, 'p99_ms']] as const) {
+          const sketch = new DDSketch({ relativeAccuracy: 0.01 });
+          for (const [b, c] of Object.entries(e.bins)) sketch.accept(mapping.value(Number(b)), c);
+          expect(p[key]).toBe(sketch.getValueAtQuantile(q));
+        }
+      });
+    }
+
+    const cost = (await get(auth, '/api/v1/metrics/cost', { from, to, step: 3600, group_by: 'user' })).json() as any;
+    const costPerMinute = (await get(auth, '/api/v1/metrics/cost', { from, to, step: 1800, group_by: 'user' })).json() as any;
+    const byUser = (points: any[]) => {
+      const out: Record<string, number> = {};
+      for (const p of points) out[p.group] = (out[p.group] ?? 0) + p.spans;
+      return out;
+    };
+    expect(byUser(cost.points)).toEqual(byUser(costPerMinute.points));
+    expect(Object.keys(byUser(cost.points)).sort()).toEqual(['u0', 'u1', 'u2', 'u3']);
+  });
+
+  it('serves whole hours from span_metrics_1h / span_user_costs_1h only when step is a multiple of 3600', async () => {
+    // Rows written to the hourly tables alone (no minute rows) show which tier answered.
+    const { tenant, auth } = t.tenant();
+    const h = hourAgo(8);
+    const hour = nsToMinute(msToNs(h));
+    await insertInto(t.ch, 'span_metrics_1h', [{ tenant, hour, service: 's', operation: 'o', model: '', provider: '', count: 7, error_count: 1, duration_sum_ns: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 2, unpriced_count: 0, sketch_bins: { '200': 7 }, sketch_zero: 0 }]);
+    await insertInto(t.ch, 'span_user_costs_1h', [{ tenant, hour, service: 's', model: '', provider: '', user_id: 'carol', count: 7, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 2, unpriced_count: 0 }]);
+    const window = { from: h - 3_600_000, to: h + 7_200_000 };
+    const lat = (await get(auth, '/api/v1/metrics/latency', { ...window, step: 3600 })).json() as any;
+    expect(lat.points).toEqual([{ t: new Date(h).toISOString(), group: null, count: 7, error_count: 1, p50_ms: expect.any(Number), p95_ms: expect.any(Number), p99_ms: expect.any(Number) }]);
+    expect((await get(auth, '/api/v1/metrics/latency', { ...window, step: 1800 })).json()).toMatchObject({ points: [] });
+    const byUser = (await get(auth, '/api/v1/metrics/cost', { ...window, step: 3600, group_by: 'user' })).json() as any;
+    expect(byUser.points.map((p: any) => [p.group, p.cost_usd, p.spans])).toEqual([['carol', 2, 7]]);
+    expect((await get(auth, '/api/v1/metrics/cost', { ...window, step: 10_800, group_by: 'model' })).json()).toMatchObject({ points: [{ cost_usd: 2, spans: 7 }] });
+  });
+});
+
+describe('cost by user filtered by operation', () => {
+  it('is summed from spans (the user tables have no operation) and equals the aggregate answer', async () => {
+    const { tenant, auth } = t.tenant();
+    const base = Math.floor(Date.now() / 60_000) * 60_000 - 30 * 60_000;
+    const { spanRow, traceId, insert } = await import('./support.js');
+    const { aggregateBatch } = await import('../../processors/aggregate.js');
+    const spans = Array.from({ length: 40 }, (_, i) =>
+      spanRow({ tenant, trace_id: traceId(), startMs: base + i * 20_000, durationMs: 5 + i, service: 'chat', name: i % 2 ? 'llm' : 'tool',
+        model: i % 5 ? 'gpt-4o' : 'mystery', provider: 'openai', user_id: `u${i % 3}`, input_tokens: 10 * i, output_tokens: i, cached_tokens: i % 4,
+        cost_usd: i % 5 ? 0.125 * i : null, unpriced: i % 5 ? 0 : 1 }),
+    );
+    await insert(t.ch, 'spans', spans);
+    const agg = aggregateBatch(spans);
+    await insertInto(t.ch, 'span_metrics_1m', agg.metrics);
+    await insertInto(t.ch, 'span_user_costs_1m', agg.userCosts);
+    const window = { from: base, to: base + 15 * 60_000, step: 300 };
+
+    const fromSpans = (await get(auth, '/api/v1/metrics/cost', { ...window, group_by: 'user', operation: 'llm' })).json() as any;
+    expect(fromSpans.points.length).toBeGreaterThan(3);
+    // Only 'llm' spans: compare with the aggregate answer over a tenant whose spans are all 'llm'.
+    const only = t.tenant();
+    const llm = spans.filter((s) => s.name === 'llm').map((s) => ({ ...s, tenant: only.tenant }));
+    const a2 = aggregateBatch(llm);
+    await insertInto(t.ch, 'span_user_costs_1m', a2.userCosts);
+    const fromAggregates = (await get(only.auth, '/api/v1/metrics/cost', { ...window, group_by: 'user' })).json() as any;
+    expect(fromSpans.points).toEqual(fromAggregates.points);
+    expect(fromSpans.points.reduce((a: number, p: any) => a + p.unpriced_spans, 0)).toBe(llm.filter((s) => s.unpriced).length);
+  });
+});
+
+describe('latency error_count (RED)', () => {
+  it('sums error_count per bucket', async () => {
+    const { tenant, auth } = t.tenant();
+    const base = aligned5m();
+    await store(t.ch, [0, 1, 2].map((m) => metricRow({ tenant, minuteMs: base + m * 60_000, count: 10, error_count: m, sketch_bins: { '100': 10 } })));
+    const body = (await get(auth, '/api/v1/metrics/latency', { from: base, to: base + 300_000, step: 300 })).json() as any;
+    expect(body.points).toMatchObject([{ count: 30, error_count: 3 }]);
   });
 });

@@ -1,0 +1,145 @@
+/**
+ * Which stored aggregates answer a metrics request, and the SQL that reads them.
+ *
+ * Tables (migrations/clickhouse/0004, 0005):
+ * - `span_metrics_1m` / `span_metrics_1h`: per (tenant, minute | hour, service,
+ *   operation, model, provider): counts, tokens, cost and DDSketch bins.
+ * - `span_user_costs_1m` / `span_user_costs_1h`: per (tenant, minute | hour,
+ *   service, model, provider, user_id): counts, tokens and cost, no sketches.
+ * - `spans`: raw spans, only for cost by user filtered by operation (the user
+ *   tables have no operation column); the same sums over the same minutes.
+ *
+ * Tier choice ({@link planTiers}): an hourly row can only be used when it lies
+ * wholly inside one answer bucket, i.e. when `step` is a multiple of 3600 s
+ * (buckets are aligned to multiples of `step` since the epoch, so they are
+ * then made of whole hours). Then the whole hours of [from, to) come from the
+ * hourly table and the minutes before the first / after the last whole hour
+ * from the minute table, so the answer is the same as from minutes alone:
+ * counts and bins are integer sums (sumMap merges DDSketches exactly), cost
+ * sums may differ in the last floating-point digit (summation order). Any
+ * other step reads minutes only.
+ */
+
+/** The minute table of each family and its hourly rollup. */
+const TABLES = {
+  series: { minute: 'span_metrics_1m', hour: 'span_metrics_1h' },
+  users: { minute: 'span_user_costs_1m', hour: 'span_user_costs_1h' },
+} as const;
+
+/** Aggregate family: per series (with sketches) or per user (cost only). */
+export type Family = keyof typeof TABLES;
+
+/** One time range [fromSec, toSec) read from one table tier. Times in epoch seconds. */
+export interface TierRange {
+  tier: 'minute' | 'hour';
+  fromSec: number;
+  toSec: number;
+}
+
+const HOUR = 3600;
+
+/**
+ * Split the aligned window into hourly and minute ranges.
+ * @param fromSec window start, epoch s, a multiple of `step` (hence of 60).
+ * @param toSec window end (exclusive), epoch s, a multiple of 60.
+ * @param step bucket width, s (multiple of 60).
+ * @returns non-empty ranges covering [fromSec, toSec) exactly once, hourly
+ *   ranges only when step is a multiple of 3600; an empty window gives [].
+ */
+export function planTiers(fromSec: number, toSec: number, step: number): TierRange[] {
+  if (toSec <= fromSec) return [];
+  const hourFrom = Math.ceil(fromSec / HOUR) * HOUR;
+  const hourTo = Math.floor(toSec / HOUR) * HOUR;
+  if (step % HOUR !== 0 || hourTo <= hourFrom) return [{ tier: 'minute', fromSec, toSec }];
+  const out: TierRange[] = [];
+  if (fromSec < hourFrom) out.push({ tier: 'minute', fromSec, toSec: hourFrom });
+  out.push({ tier: 'hour', fromSec: hourFrom, toSec: hourTo });
+  if (hourTo < toSec) out.push({ tier: 'minute', fromSec: hourTo, toSec });
+  return out;
+}
+
+/** Table names of the ranges, for logs and tests. */
+export function tablesOf(family: Family, ranges: readonly TierRange[]): string[] {
+  return ranges.map((r) => TABLES[family][r.tier]);
+}
+
+/**
+ * SQL of one metrics answer over the planned ranges.
+ *
+ * Every range becomes one `SELECT <time column> AS t, <columns> FROM <table>
+ * WHERE tenant … AND time in range AND filters`; several are combined with
+ * UNION ALL, then rows are grouped per bucket (`t_s`, epoch s) and group
+ * (`grp`), merged with `aggs`, and limited to `max_points_plus_one` rows.
+ *
+ * @param family which aggregates.
+ * @param ranges from {@link planTiers} (at least one).
+ * @param columns stored columns the aggregates read, e.g. ['count', 'sketch_bins'].
+ * @param aggs aggregate expressions over those columns, e.g. 'sum(count) AS n'.
+ * @param filters extra WHERE fragments with typed placeholders (service = {service:String} …).
+ * @param groupExpr group expression ('{group_col:Identifier}' or "''").
+ * @returns SQL with placeholders {db}, {tenant}, {step}, {max_points_plus_one},
+ *   and {r<i>_from:UInt32} / {r<i>_to:UInt32} per range (see {@link rangeParams}).
+ */
+export function aggregateSql(
+  family: Family,
+  ranges: readonly TierRange[],
+  columns: readonly string[],
+  aggs: string,
+  filters: readonly string[],
+  groupExpr: string,
+): string {
+  const parts = ranges.map((r, i) => {
+    const time = r.tier === 'hour' ? 'hour' : 'minute';
+    const where = [
+      'tenant = {tenant:String}',
+      `${time} >= toDateTime({r${i}_from:UInt32}, 'UTC')`,
+      `${time} < toDateTime({r${i}_to:UInt32}, 'UTC')`,
+      ...filters,
+    ];
+    return `SELECT ${time} AS t, ${groupExpr} AS grp, ${columns.join(', ')} FROM {db:Identifier}.${TABLES[family][r.tier]} WHERE ${where.join(' AND ')}`;
+  });
+  return `
+SELECT toUInt32(intDiv(toUInt32(t), {step:UInt32}) * {step:UInt32}) AS t_s, grp, ${aggs}
+FROM (${parts.join('\nUNION ALL\n')})
+GROUP BY t_s, grp
+HAVING sum(count) > 0
+ORDER BY t_s, grp
+LIMIT {max_points_plus_one:UInt32}`;
+}
+
+/** Placeholder values of the ranges of {@link aggregateSql}: r<i>_from / r<i>_to in epoch s. */
+export function rangeParams(ranges: readonly TierRange[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  ranges.forEach((r, i) => {
+    out[`r${i}_from`] = r.fromSec;
+    out[`r${i}_to`] = r.toSec;
+  });
+  return out;
+}
+
+/**
+ * Cost by user from raw spans (when an operation filter rules out the user
+ * tables): the sums span_user_costs_1m would hold, per minute bucket of the
+ * span start, so the answer equals the aggregate one. Columns: t_s, grp, cost,
+ * input, output, cached, unpriced, n.
+ * @param filters WHERE fragments over spans columns (name = {operation:String} …).
+ * @returns SQL with placeholders {db}, {tenant}, {from_s}, {to_s} (epoch s,
+ *   minute-aligned), {step}, {max_points_plus_one}.
+ */
+export function userCostFromSpansSql(filters: readonly string[]): string {
+  const where = [
+    'tenant = {tenant:String}',
+    "start_time >= toDateTime64({from_s:UInt32}, 9, 'UTC')",
+    "start_time < toDateTime64({to_s:UInt32}, 9, 'UTC')",
+    ...filters,
+  ];
+  return `
+SELECT toUInt32(intDiv(toUInt32(toStartOfMinute(start_time)), {step:UInt32}) * {step:UInt32}) AS t_s, user_id AS grp,
+  sum(coalesce(cost_usd, 0)) AS cost, sum(input_tokens) AS input, sum(output_tokens) AS output,
+  sum(cached_tokens) AS cached, sum(unpriced) AS unpriced, count() AS n
+FROM {db:Identifier}.spans
+WHERE ${where.join(' AND ')}
+GROUP BY t_s, grp
+ORDER BY t_s, grp
+LIMIT {max_points_plus_one:UInt32}`;
+}
