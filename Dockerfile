@@ -8,6 +8,7 @@ COPY schemas schemas
 COPY ingest ingest
 COPY processors processors
 COPY query-api query-api
+COPY alerts alerts
 COPY migrations migrations
 COPY demo demo
 COPY bench bench

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseApiKey } from './auth/keys.js';
+import { parseAllowList } from '../alerts/ssrf.js';
 import { VigilError } from './errors.js';
 
 /** Hostname per RFC 1123: dot-separated labels of letters, digits and inner hyphens; ≤ 253 chars. */
@@ -144,6 +145,20 @@ const EnvSchema = z.object({
   VIGIL_MAX_BODY_BYTES: positiveVar('set VIGIL_MAX_BODY_BYTES to bytes (default 20971520)'),
   VIGIL_MAX_INFLIGHT_BYTES: positiveVar('set VIGIL_MAX_INFLIGHT_BYTES to bytes (default 67108864)'),
   VIGIL_MAX_INFLIGHT_REQUESTS: positiveVar('set VIGIL_MAX_INFLIGHT_REQUESTS to a request count (default 256)'),
+
+  VIGIL_WEBHOOK_ALLOW_HOSTS: optionalString.transform((v, ctx) => {
+    if (v === undefined) return [];
+    const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
+    try {
+      parseAllowList(entries);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `${(err as Error).message} — set VIGIL_WEBHOOK_ALLOW_HOSTS to comma-separated CIDRs, addresses or host names (e.g. 10.0.0.0/8,alerts.internal)` });
+      return z.NEVER;
+    }
+    return entries;
+  }),
+  VIGIL_ALERTS_TICK_MS: intVar(100, 600_000, 'set VIGIL_ALERTS_TICK_MS to how often the alert evaluator and dispatcher look for due work, ms (default 5000)'),
+  VIGIL_EXTERNAL_URL: urlVar(['http:', 'https:'], 'not an http(s) URL — set VIGIL_EXTERNAL_URL to the URL people reach the query API at (used in alert links), or unset it'),
 });
 
 /** Fully parsed configuration. Ports are TCP ports (0 = pick a free one); sizes in bytes; times in ms. */
@@ -195,6 +210,14 @@ export interface VigilConfig {
   };
   /** How far in the future a record time may lie before ingest rejects it (ms; schemas/limits.ts). */
   maxFutureSkewMs: number;
+  alerts: {
+    /** VIGIL_WEBHOOK_ALLOW_HOSTS entries (CIDRs, addresses, host names) exempt from the SSRF guard. */
+    allowHosts: string[];
+    /** How often the evaluator and the dispatcher look for due work, ms. */
+    tickMs: number;
+    /** Base URL of the query API as people reach it (alert links); undefined = the listening URL. */
+    externalUrl: string | undefined;
+  };
 }
 
 /** Variables whose values are never echoed in messages (they are secrets or may hold one). */
@@ -304,6 +327,11 @@ export function loadConfig(env: Record<string, string | undefined>): VigilConfig
     postgres: { url: e.DATABASE_URL, embeddedPort: e.VIGIL_PG_PORT ?? 0 },
     processors: { threads: e.VIGIL_WORKER_THREADS ?? os.availableParallelism(), concurrency: e.VIGIL_PROCESSOR_CONCURRENCY ?? 3 },
     maxFutureSkewMs: e.VIGIL_MAX_FUTURE_SKEW_MS ?? 24 * 3600 * 1000,
+    alerts: {
+      allowHosts: e.VIGIL_WEBHOOK_ALLOW_HOSTS,
+      tickMs: e.VIGIL_ALERTS_TICK_MS ?? 5000,
+      externalUrl: e.VIGIL_EXTERNAL_URL?.replace(/\/+$/, ''),
+    },
   };
 }
 
