@@ -247,9 +247,10 @@ export async function applyEvaluation(
     }
   }
 
-  const step_ms = rule.interval_s * 1000;
-  let next = lock.next_eval_at.getTime() + step_ms;
-  if (next <= now.getTime()) next = now.getTime() + step_ms;
+  // Stay on the rule's tick grid (next_eval_at + k × interval), skipping ticks already past.
+  const iv = rule.interval_s * 1000;
+  const prevDue = lock.next_eval_at.getTime();
+  const next = prevDue + (Math.max(0, Math.floor((now.getTime() - prevDue) / iv)) + 1) * iv;
   await db.query(
     `UPDATE alert_rules SET next_eval_at = $2, lease_owner = NULL, lease_until = NULL, last_eval_at = $3,
        consecutive_failures = $4, last_error = $5 WHERE id = $1`,
