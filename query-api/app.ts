@@ -3,7 +3,8 @@
  *
  * Routes: /healthz, /readyz (no auth); /openapi.json (no auth);
  * /api/v1/traces, /api/v1/traces/:traceId, /api/v1/logs,
- * /api/v1/metrics/latency, /api/v1/metrics/cost (Bearer API key → tenant).
+ * /api/v1/metrics/latency, /api/v1/metrics/cost, and with `alerts` the
+ * /api/v1/alerts/… routes (routes/alerts.ts) (Bearer API key → tenant).
  * Every error answer is `{ error: { code: 'VIGIL_ERR_…', message } }`.
  *
  * Request validation is done by zod inside the handlers (so messages name the
@@ -22,6 +23,7 @@ import type { VigilMetrics } from '../platform/metrics.js';
 import { logRoutes } from './routes/logs.js';
 import { metricRoutes } from './routes/metrics.js';
 import { traceRoutes } from './routes/traces.js';
+import { alertRoutes, type AlertRoutesOptions } from './routes/alerts.js';
 
 export type { KeyVerifier };
 
@@ -35,6 +37,8 @@ export interface QueryAppOptions {
   ready?: () => Promise<ReadyChecks>;
   /** Prometheus metrics; when given, `GET /metrics` serves them and query requests are counted. */
   metrics?: VigilMetrics;
+  /** Alerting (Postgres pool, SSRF allow-list, external URL); when given, the /api/v1/alerts routes are served. */
+  alerts?: AlertRoutesOptions;
 }
 
 /**
@@ -75,6 +79,7 @@ export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
     await api.register(traceRoutes, { clickhouse: opts.clickhouse });
     await api.register(logRoutes, { clickhouse: opts.clickhouse });
     await api.register(metricRoutes, { clickhouse: opts.clickhouse });
+    if (opts.alerts !== undefined) await api.register(alertRoutes, { ...opts.alerts, clickhouse: opts.clickhouse });
   });
   return app;
 }
