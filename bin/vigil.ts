@@ -6,6 +6,8 @@
  *   vigil migrate                     apply ClickHouse and Postgres migrations
  *   vigil keys create --project NAME  create an API key and print it (only the key, on stdout)
  *   vigil ingest | process | query    one role (distributed mode, real servers)
+ *   vigil alerts                      the alerting role: evaluator + notification dispatcher
+ *   vigil alerts init --project NAME  create the built-in alert rules for a project
  *   vigil kafka start                 the local Kafka broker in the foreground
  *   vigil --version | --help | <command> --help
  *
@@ -90,7 +92,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--no-demo', 'do not start the demo service')
     .action(async (opts: { demo: boolean }) => {
       const { config, log } = await prepare((c) => ({ listen: [INGEST_PORT(c), QUERY_PORT(c)], servers: ['kafka', 'clickhouse', 'postgres'] }));
-      setExit(await runUntilSignal(config, log, ['ingest', 'processor', 'query'], { embedded: true, demo: opts.demo }));
+      setExit(await runUntilSignal(config, log, ['ingest', 'processor', 'query', 'alerts'], { embedded: true, demo: opts.demo }));
     });
 
   program
@@ -133,6 +135,25 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(async () => {
       const { config, log } = await prepare((c) => ({ listen: [QUERY_PORT(c)], servers: ['clickhouse', 'postgres'] }));
       setExit(await runUntilSignal(config, log, ['query'], { embedded: false, demo: false }));
+    });
+
+  const alerts = program.command('alerts').description('alerting: the evaluator and dispatcher role, built-in rules');
+  alerts
+    .command('run', { isDefault: true })
+    .description('run the alerting role (rule evaluator + webhook dispatcher) against CLICKHOUSE_URL and DATABASE_URL; `vigil alerts` alone does this')
+    .action(async () => {
+      const { config, log } = await prepare(() => ({ listen: [], servers: ['clickhouse', 'postgres'] }));
+      setExit(await runUntilSignal(config, log, ['alerts'], { embedded: false, demo: false }));
+    });
+  alerts
+    .command('init')
+    .description('create the built-in alert rules (high error rate, high p99 latency, LLM cost spike, no data) for a project; prints the rules created')
+    .requiredOption('-p, --project <name>', 'project (tenant) the rules belong to (created if missing)')
+    .action(async (opts: { project: string }, cmd: Command) => {
+      const project = opts.project.trim();
+      if (project === '') cmd.error('error: option --project must not be empty', { exitCode: EXIT_USAGE, code: 'vigil.usage' });
+      const { config, log } = await prepare(() => ({ listen: [], servers: ['postgres'] }));
+      setExit(await alertsInit(config, log, project));
     });
 
   const kafka = program.command('kafka').description('the local Kafka broker');
@@ -197,6 +218,8 @@ function printBanner(v: RunningVigil, config: VigilConfig): void {
     v.ingestUrl && `  native ingest      ${v.ingestUrl}/api/v1/ingest/spans  ${v.ingestUrl}/api/v1/ingest/logs`,
     v.queryUrl && `  query API          ${v.queryUrl}/api/v1/traces`,
     v.demoUrl && `  demo service       ${v.demoUrl}`,
+    v.queryUrl && v.demoAlerts && `  alerts             ${v.queryUrl}/api/v1/alerts  (${v.demoAlerts.rules} rules for project ${config.auth.defaultProject})`,
+    v.demoAlerts && `  alert receiver     ${v.demoAlerts.receiverUrl}  (prints each signed alert here as it arrives; error bursts start after 1 min)`,
     `  transport          ${v.transport}`,
     kafka && v.queryUrl !== undefined && `  consumer group     ${config.kafka.consumerGroup} (${GROUP_SOURCE[config.kafka.consumerGroupSource]})`,
     `  data directory     ${config.dataDir}`,
@@ -240,6 +263,27 @@ async function createKey(config: VigilConfig, log: Logger, project: string): Pro
     const created = await createApiKey(pg.pool, project);
     process.stdout.write(`${created.key}\n`);
     process.stderr.write(`created a key for project "${created.projectId}"; it is shown once, store it now\n`);
+  } finally {
+    await pg.stop();
+  }
+  return EXIT_OK;
+}
+
+async function alertsInit(config: VigilConfig, log: Logger, project: string): Promise<number> {
+  const { startPostgres } = await import('../platform/postgres.js');
+  const { migratePostgres } = await import('../platform/migrate.js');
+  const { createBuiltinRules, BUILTIN_RULES } = await import('../alerts/builtins.js');
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const pg = await startPostgres({ url: config.postgres.url, dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
+  try {
+    await migratePostgres(pg.pool, { log });
+    const created = await createBuiltinRules(pg.pool, project);
+    for (const name of created) process.stdout.write(`${name}\n`);
+    process.stderr.write(
+      `created ${created.length} of ${BUILTIN_RULES.length} built-in rules for project "${project}"` +
+        (created.length < BUILTIN_RULES.length ? ' (the others exist already)' : '') +
+        '; add a notification channel with POST /api/v1/alerts/channels and list it in the rules\n',
+    );
   } finally {
     await pg.stop();
   }

@@ -3,10 +3,12 @@
  *
  * Start:  stores (Postgres, ClickHouse) → migrations → API key → Kafka
  *         (external, local broker, or in-process hand-off) → topics →
- *         processors (Piscina pool + consumer group) → query API → ingest → demo.
+ *         processors (Piscina pool + consumer group) → query API → alerting
+ *         (evaluator + dispatcher loops) → ingest → demo (+ demo alerting).
  * Stop:   demo → ingest (stop intake; in-flight requests finish) → publisher
  *         (flush, close) → processors (finish the in-flight batch, insert,
- *         commit offsets, disconnect) → worker pool (drain) → query API →
+ *         commit offsets, disconnect) → worker pool (drain) → alerting (evaluator,
+ *         then dispatcher: the round in flight finishes, the rest stays queued) → query API →
  *         ClickHouse → local Kafka broker → Postgres.
  */
 import fs from 'node:fs';
@@ -35,7 +37,7 @@ import { VigilMetrics } from './metrics.js';
 import { composeReadiness, type Check } from './readiness.js';
 
 /** A role a process can run; `vigil start` runs all three. */
-export type Role = 'ingest' | 'processor' | 'query';
+export type Role = 'ingest' | 'processor' | 'query' | 'alerts';
 
 export interface StartOptions {
   roles: readonly Role[];
@@ -53,6 +55,8 @@ export interface RunningVigil {
   /** How records travel from ingest to processors. */
   transport: 'kafka-external' | 'kafka-local' | 'in-process';
   demoUrl: string | undefined;
+  /** With the demo and the alerts role: the local webhook receiver that prints received alerts, and the project's rule count. */
+  demoAlerts: { receiverUrl: string; rules: number } | undefined;
   /** Prometheus metrics of this process (also at GET /metrics on the ingest and query ports). */
   metrics: VigilMetrics;
   /** The readiness checks behind /readyz. */
@@ -92,7 +96,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
     // Postgres: keys for ingest and query; migrations everywhere.
     let pg: PostgresHandle | undefined;
     let apiKey: string | undefined;
-    if (roles.has('ingest') || roles.has('query')) {
+    if (roles.has('ingest') || roles.has('query') || roles.has('alerts')) {
       pg = await startPostgres({ url: config.postgres.url, dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
       const pgh = pg;
       closers.push({ name: 'postgres', close: () => pgh.stop() });
@@ -111,7 +115,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
 
     // ClickHouse for processors and the query API.
     let ch: ClickHouseHandle | undefined;
-    if (roles.has('processor') || roles.has('query')) {
+    if (roles.has('processor') || roles.has('query') || roles.has('alerts')) {
       ch = createClickHouse(config.clickhouse, config.dataDir);
       const chh = ch;
       closers.push({ name: 'clickhouse', close: () => chh.client.close() });
@@ -207,12 +211,37 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
 
     // Query API.
     let queryUrl: string | undefined;
+    // The demo's webhook receiver listens on 127.0.0.1: allow loopback for the demo only.
+    const alertAllowHosts = opts.demo ? [...config.alerts.allowHosts, '127.0.0.1/32'] : config.alerts.allowHosts;
+    let externalUrl = config.alerts.externalUrl;
     if (roles.has('query')) {
       const keys = createKeyVerifier(pg!.pool);
-      const app: FastifyInstance = await buildQueryApp({ log: log.child({ component: 'query-api' }), clickhouse: ch!, keys, metrics, ready: readiness });
+      const app: FastifyInstance = await buildQueryApp({
+        log: log.child({ component: 'query-api' }),
+        clickhouse: ch!,
+        keys,
+        metrics,
+        ready: readiness,
+        alerts: { pool: pg!.pool, allowHosts: alertAllowHosts, externalUrl: () => externalUrl ?? 'http://127.0.0.1' },
+      });
       await app.listen({ host: config.host, port: config.query.port });
       closers.push({ name: 'query-api', close: () => app.close() });
       queryUrl = urlOf(app);
+      externalUrl ??= queryUrl;
+    }
+
+    // Alerting: evaluator and dispatcher loops (alerts/service.ts).
+    if (roles.has('alerts')) {
+      const { startAlerting } = await import('../alerts/service.js');
+      const alerting = startAlerting({
+        pool: pg!.pool,
+        clickhouse: ch!,
+        log,
+        allowHosts: alertAllowHosts,
+        tickMs: config.alerts.tickMs,
+        externalUrl: externalUrl ?? `http://${config.host}:${config.query.port}`,
+      });
+      closers.push({ name: 'alerting', close: () => alerting.stop() });
     }
 
     // Ingest.
@@ -266,6 +295,13 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       closers.push({ name: 'demo', close: () => demo.stop() });
       demoUrl = demo.url;
     }
+    let demoAlerts: RunningVigil['demoAlerts'];
+    if (demoUrl !== undefined && roles.has('alerts') && pg !== undefined) {
+      const { startDemoAlerting } = await import('../demo/alerts.js');
+      const da = await startDemoAlerting({ pool: pg.pool, project: config.auth.defaultProject, demoUrl, log: log.child({ component: 'demo-alerts' }) });
+      closers.push({ name: 'demo-alerts', close: () => da.stop() });
+      demoAlerts = { receiverUrl: da.receiverUrl, rules: da.rules };
+    }
 
     let stopped: Promise<void> | undefined;
     return {
@@ -274,6 +310,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       apiKey,
       transport,
       demoUrl,
+      demoAlerts,
       metrics,
       readiness,
       stop: () => (stopped ??= closeAll()),
@@ -287,8 +324,8 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
 function requireServers(config: VigilConfig, roles: Set<Role>): void {
   const missing: string[] = [];
   if ((roles.has('ingest') || roles.has('processor')) && config.kafka.brokers === undefined) missing.push('KAFKA_BROKERS');
-  if ((roles.has('processor') || roles.has('query')) && config.clickhouse.url === undefined) missing.push('CLICKHOUSE_URL');
-  if ((roles.has('ingest') || roles.has('query')) && config.postgres.url === undefined) missing.push('DATABASE_URL');
+  if ((roles.has('processor') || roles.has('query') || roles.has('alerts')) && config.clickhouse.url === undefined) missing.push('CLICKHOUSE_URL');
+  if ((roles.has('ingest') || roles.has('query') || roles.has('alerts')) && config.postgres.url === undefined) missing.push('DATABASE_URL');
   if (missing.length > 0) {
     throw new VigilError(
       'VIGIL_ERR_CONFIG',

@@ -29,7 +29,7 @@ export interface AlertChannelRoutesOptions {
   /** SSRF-guarded agent for test messages. */
   agent: Dispatcher;
   /** Base URL for links in messages. */
-  externalUrl: string;
+  externalUrl: () => string;
   /** Test-message timeout, ms (default 10000). */
   timeoutMs?: number;
 }
@@ -73,7 +73,7 @@ export const alertChannelRoutes: FastifyPluginAsync<AlertChannelRoutesOptions> =
     const c = await getChannelRow(pool, tenant, id);
     if (c === undefined) throw notFound('channel', id);
     const now = new Date();
-    const body = JSON.stringify(testBody(c.type, tenant, c.name, opts.externalUrl, now));
+    const body = JSON.stringify(testBody(c.type, tenant, c.name, opts.externalUrl(), now));
     const messageId = `msg_${randomUUID()}`;
     const r = await sendOnce({ agent: opts.agent, url: c.url, body, messageId, secret: c.type === 'webhook' ? c.secret : null, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
     const delivered = r.status !== null && r.status >= 200 && r.status < 300;

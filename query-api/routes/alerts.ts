@@ -22,8 +22,8 @@ export interface AlertRoutesOptions {
   pool: pg.Pool;
   /** VIGIL_WEBHOOK_ALLOW_HOSTS entries. */
   allowHosts: readonly string[];
-  /** Base URL for links in messages (default: the request's own origin is not used; pass the query API URL). */
-  externalUrl: string;
+  /** Base URL for links in messages (the query API's URL), or a function giving it once the server listens. */
+  externalUrl: string | (() => string);
   /** SSRF-guarded agent for channel tests (default: one built from allowHosts, closed with the app). */
   agent?: Dispatcher;
   /** Event hub for the stream (default: one on `pool`, closed with the app). */
@@ -41,7 +41,8 @@ export const alertRoutes: FastifyPluginAsync<AlertRoutesOptions & { clickhouse: 
     if (opts.agent === undefined) await (agent as { close(): Promise<void> }).close();
   });
   await app.register(alertRuleRoutes, { pool: opts.pool, clickhouse: opts.clickhouse });
-  await app.register(alertChannelRoutes, { pool: opts.pool, allow, agent, externalUrl: opts.externalUrl });
+  const ext = opts.externalUrl;
+  await app.register(alertChannelRoutes, { pool: opts.pool, allow, agent, externalUrl: typeof ext === 'string' ? () => ext : ext });
   await app.register(alertInstanceRoutes, { pool: opts.pool });
   await app.register(alertSilenceRoutes, { pool: opts.pool, hub });
 };
