@@ -1,9 +1,17 @@
 /**
  * Kafka stopped → ingest answers 503 with Retry-After and acknowledges nothing;
  * once the broker is back, the client's retry is accepted, and every span that
- * was ever acknowledged reaches ClickHouse exactly once.
+ * was ever acknowledged reaches ClickHouse: a request acknowledged at its first
+ * attempt exactly once; a retried one at least once — a 503 means "not
+ * acknowledged", not "not written": the publisher's abandoned send may still
+ * land once the broker is back (ingest/publisher.ts), so each refused attempt
+ * may add one whole copy.
  *
  * Uses its own local broker (not the shared harness one) so it can stop it.
+ * Every step waits on a condition with a generous deadline (issue 5 item 8: on
+ * a loaded 2-core machine the broker restart, kafkajs' reconnect backoff and
+ * the consumer group's rejoin can together take minutes); a timeout names the
+ * step and the last state seen.
  */
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +21,8 @@ import { freePort, startLocalKafka, type LocalKafka } from '../../platform/kafka
 import type { RunningVigil } from '../../platform/lifecycle.js';
 import { tempDir } from '../support/harness.js';
 import { tracesJson } from '../ingest/fixtures.js';
-import { E2E_KEY, eventually, getJson, startTestVigil } from './support.js';
+import { GiveUp, waitFor } from '../support/wait.js';
+import { E2E_KEY, getJson, startTestVigil } from './support.js';
 
 const log = createLogger('silent');
 const hex = (bytes: number): string => crypto.randomBytes(bytes).toString('hex');
@@ -42,13 +51,15 @@ async function postTraces(ingestUrl: string, body: string): Promise<Response> {
 
 describe('Kafka outage at ingest', () => {
   let broker: LocalKafka | undefined;
-  let vigil: RunningVigil;
+  let vigil: RunningVigil | undefined;
   let port: number;
   const dataDir = tempDir('outage-kafka');
+  const startBroker = (): Promise<LocalKafka> =>
+    startLocalKafka({ version: '3.9.1', cacheDir: cacheDir(), dataDir, port, log, readyTimeoutMs: 300_000 });
 
   beforeAll(async () => {
     port = await freePort();
-    broker = await startLocalKafka({ version: '3.9.1', cacheDir: cacheDir(), dataDir, port, log });
+    broker = await startBroker();
     vigil = await startTestVigil(broker.brokers);
   });
 
@@ -57,18 +68,40 @@ describe('Kafka outage at ingest', () => {
     await broker?.stop();
   });
 
-  // Recovery waits on kafkajs' reconnect and consumer-group rejoin backoffs (up
-  // to 30 s per step with the client's retry policy), slower on a loaded 2-core CI.
-  it('answers 503 with Retry-After while Kafka is down and loses nothing once it is back', { timeout: 420_000 }, async () => {
+  /**
+   * Wait until the query API returns at least `n` spans of trace `traceId`,
+   * then check it holds exactly the `n` distinct spans sent, in at most
+   * `maxCopies` whole copies (1 = each span exactly once).
+   */
+  const expectStored = async (traceId: string, n: number, maxCopies: number): Promise<void> => {
+    const trace = await waitFor(
+      `the ${n} spans of trace ${traceId} in ClickHouse`,
+      async () => {
+        const r = await getJson<{ span_count: number; spans: Array<{ span_id: string }> }>(vigil!.queryUrl!, `/api/v1/traces/${traceId}`);
+        if (r.status !== 200) throw new Error(`GET trace: HTTP ${r.status}`);
+        if (r.body.span_count < n) throw new Error(`span_count ${r.body.span_count}`);
+        return r.body;
+      },
+      { timeoutMs: 300_000, intervalMs: 500 },
+    );
+    // Spans without parents: every span is a root of the tree.
+    const ids = trace.spans.map((s) => s.span_id);
+    const copies = trace.span_count / n;
+    expect({ traceId, distinct: new Set(ids).size, wholeCopies: Number.isInteger(copies) }).toEqual({ traceId, distinct: n, wholeCopies: true });
+    expect(copies).toBeLessThanOrEqual(maxCopies);
+  };
+
+  it('answers 503 with Retry-After while Kafka is down and loses nothing once it is back', { timeout: 1_200_000 }, async () => {
+    const ingestUrl = vigil!.ingestUrl!;
     const before = traceBody(5);
-    const ok = await postTraces(vigil.ingestUrl!, before.body);
-    expect(ok.status).toBe(200);
+    expect((await postTraces(ingestUrl, before.body)).status).toBe(200);
 
     await broker!.stop();
     broker = undefined;
 
     const during = traceBody(7);
-    const refused = await postTraces(vigil.ingestUrl!, during.body);
+    let refusedAttempts = 1;
+    const refused = await postTraces(ingestUrl, during.body);
     expect(refused.status).toBe(503);
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
@@ -76,25 +109,27 @@ describe('Kafka outage at ingest', () => {
     expect(status.message).toMatch(/kafka/i);
 
     // The broker comes back on the same port with the same log directory.
-    broker = await startLocalKafka({ version: '3.9.1', cacheDir: cacheDir(), dataDir, port, log });
+    broker = await startBroker();
 
-    // The client retries as an OTLP exporter would, honouring Retry-After.
-    const accepted = await eventually('ingest to accept the retried export', async () => {
-      const res = await postTraces(vigil.ingestUrl!, during.body);
-      if (res.status === 200) return res;
-      expect([429, 503]).toContain(res.status);
-      await new Promise((r) => setTimeout(r, Math.min(Number(res.headers.get('retry-after') ?? 1), 5) * 1000));
-      return undefined;
-    }, 180_000);
+    // The client retries as an OTLP exporter would, honouring Retry-After (capped at 5 s).
+    const accepted = await waitFor(
+      'ingest to accept the retried export',
+      async () => {
+        const res = await postTraces(ingestUrl, during.body);
+        if (res.status === 200) return res;
+        if (res.status !== 429 && res.status !== 503) throw new GiveUp(`retried export: unexpected HTTP ${res.status}: ${await res.text()}`);
+        refusedAttempts += 1;
+        const wait = Math.min(Number(res.headers.get('retry-after') ?? 1) || 1, 5);
+        await new Promise((r) => setTimeout(r, wait * 1000)); // the exporter's backoff, not a synchronisation sleep
+        throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+      },
+      { timeoutMs: 300_000, intervalMs: 0 },
+    );
     expect(accepted.status).toBe(200);
 
-    // Everything acknowledged is stored, each span exactly once.
-    for (const [trace, n] of [[before, 5], [during, 7]] as const) {
-      const spans = await eventually(`the ${n} spans of trace ${trace.traceId}`, async () => {
-        const r = await getJson<{ span_count: number; spans: Array<{ span_id: string }> }>(vigil.queryUrl!, `/api/v1/traces/${trace.traceId}`);
-        return r.status === 200 && r.body.span_count === n ? r.body : undefined;
-      }, 180_000);
-      expect(spans.span_count).toBe(n);
-    }
+    // Everything acknowledged is stored: the first request's spans exactly once,
+    // the retried one's at least once, with at most one extra copy per refused attempt.
+    await expectStored(before.traceId, 5, 1);
+    await expectStored(during.traceId, 7, 1 + refusedAttempts);
   });
 });

@@ -8,6 +8,7 @@ import { createKafka, pinoLogCreator } from '../../platform/kafka/client.js';
 import { ensureTopics } from '../../platform/kafka/topics.js';
 import { createLogger } from '../../platform/logger.js';
 import { createTestDatabase, kafkaBrokers, tempDir, uniqueName } from '../support/harness.js';
+import { waitUntil } from '../support/wait.js';
 
 const log = createLogger('warn');
 
@@ -37,7 +38,12 @@ describe('local Kafka broker (harness)', () => {
     expect(md.topics[0]?.partitions).toHaveLength(3);
   });
 
-  it('round-trips messages with acks=-1', async () => {
+  // Issue 5 item 8: on a loaded machine this test saw duplicates and gaps — it
+  // stopped at the first 10 deliveries, counting redeliveries (a rebalance
+  // replays uncommitted offsets) as new records. Delivery is at-least-once:
+  // wait until every record sent has arrived, allow duplicates, and check that
+  // each is an exact copy (same content) of a record that was sent.
+  it('round-trips messages with acks=-1: every record arrives intact (at-least-once, duplicates allowed)', { timeout: 300_000 }, async () => {
     const sent = Array.from({ length: 10 }, (_, i) => ({
       key: `k${i % 4}`,
       value: JSON.stringify({ i, text: `payload-${i}`, utf8: 'żółw ✓' }),
@@ -47,25 +53,52 @@ describe('local Kafka broker (harness)', () => {
     expect(res.every((r) => r.errorCode === 0)).toBe(true);
 
     consumer = kafka.consumer({ groupId: uniqueName('kafka_local_group') });
+    let crash: string | undefined;
+    consumer.on(consumer.events.CRASH, (e) => {
+      crash = `${e.payload.error.message} (restart: ${String(e.payload.restart)})`;
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    const received: { key: string; value: string; seq: string }[] = [];
-    const done = new Promise<void>((resolve) => {
-      void consumer!.run({
-        eachMessage: async ({ message }) => {
-          received.push({
-            key: message.key?.toString() ?? '',
-            value: message.value?.toString() ?? '',
-            seq: message.headers?.seq?.toString() ?? '',
-          });
-          if (received.length >= sent.length) resolve();
-        },
-      });
+    const received: { partition: number; offset: string; key: string; value: string; seq: string }[] = [];
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        received.push({
+          partition,
+          offset: message.offset,
+          key: message.key?.toString() ?? '',
+          value: message.value?.toString() ?? '',
+          seq: message.headers?.seq?.toString() ?? '',
+        });
+      },
     });
-    await done;
+    const seqs = (): Set<string> => new Set(received.map((r) => r.seq));
+    await waitUntil(`all ${sent.length} records to be consumed`, () => {
+      if (crash !== undefined) throw new Error(`consumer crashed: ${crash}`);
+      if (seqs().size < sent.length) throw new Error(`${seqs().size} distinct records so far, ${received.length} deliveries`);
+      return true;
+    }, { timeoutMs: 240_000 });
 
-    const bySeq = (a: { seq: string }, b: { seq: string }): number => Number(a.seq) - Number(b.seq);
-    expect(received.sort(bySeq)).toEqual(sent.map((m) => ({ key: m.key, value: m.value, seq: m.headers.seq })));
+    // No gaps: every record sent arrived; no strangers: every delivery is one of them, intact.
+    const bySeq = new Map(sent.map((m) => [m.headers.seq, { key: m.key, value: m.value, seq: m.headers.seq }]));
+    expect([...seqs()].sort()).toEqual([...bySeq.keys()].sort());
+    for (const r of received) expect({ key: r.key, value: r.value, seq: r.seq }).toEqual(bySeq.get(r.seq));
+    // A redelivery is the same log entry again: one record per (partition, offset).
+    const byOffset = new Map<string, string>();
+    for (const r of received) {
+      const at = `${r.partition}:${r.offset}`;
+      expect(byOffset.get(at) ?? r.seq).toBe(r.seq);
+      byOffset.set(at, r.seq);
+    }
+    // Same key → same partition (the producer's partitioner), in send order within it.
+    for (const key of new Set(sent.map((m) => m.key))) {
+      const first = new Map<string, { partition: number; offset: bigint }>();
+      for (const r of received.filter((x) => x.key === key)) {
+        if (!first.has(r.seq)) first.set(r.seq, { partition: r.partition, offset: BigInt(r.offset) });
+      }
+      const entries = [...first.entries()].sort((a, b) => Number(a[0]) - Number(b[0]));
+      expect(new Set(entries.map(([, v]) => v.partition)).size).toBe(1);
+      for (let i = 1; i < entries.length; i++) expect(entries[i]![1].offset > entries[i - 1]![1].offset).toBe(true);
+    }
   });
 });
 

@@ -12,9 +12,17 @@ export interface WaitOptions {
   intervalMs?: number;
 }
 
+/** Thrown by a {@link waitFor} check to stop waiting at once: the condition can no longer become true. */
+export class GiveUp extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GiveUp';
+  }
+}
+
 /**
  * Call `check` until it returns a value other than `undefined` (a thrown error
- * counts as "not yet" and is remembered).
+ * counts as "not yet" and is remembered; a {@link GiveUp} is rethrown at once).
  * @returns the first such value.
  * @throws Error after `timeoutMs`, naming `what` and the last error or value seen.
  */
@@ -28,6 +36,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       const v = await check();
       if (v !== undefined) return v;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       last = err instanceof Error ? err.message : String(err);
     }
     if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
