@@ -57,6 +57,8 @@ export interface RunningVigil {
   demoUrl: string | undefined;
   /** With the demo and the alerts role: the local webhook receiver that prints received alerts, and the project's rule count. */
   demoAlerts: { receiverUrl: string; rules: number } | undefined;
+  /** The ClickHouse handle of this process (processor or query roles), for tools and tests. */
+  clickhouse: ClickHouseHandle | undefined;
   /** Prometheus metrics of this process (also at GET /metrics on the ingest and query ports). */
   metrics: VigilMetrics;
   /** The readiness checks behind /readyz. */
@@ -126,6 +128,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
     let transport: RunningVigil['transport'];
     let kafka: Kafka | undefined;
     let brokers = config.kafka.brokers;
+    let localBroker: LocalKafka | undefined;
     if (brokers !== undefined) {
       transport = 'kafka-external';
     } else {
@@ -138,6 +141,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
           log: log.child({ component: 'kafka-local' }),
         });
         closers.push({ name: 'kafka-local', close: () => broker.stop() });
+        localBroker = broker;
         brokers = broker.brokers;
         transport = 'kafka-local';
       } else {
@@ -155,6 +159,8 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       const probe = kafka.admin();
       closers.push({ name: 'kafka-probe', close: () => probe.disconnect() });
       checks.kafka = async () => {
+        const local = localBroker?.health();
+        if (local !== undefined && !local.healthy) return { ok: false, reason: `local broker ${local.state}${local.reason ? `: ${local.reason}` : ''}` };
         try {
           await probe.connect();
           const c = await probe.describeCluster();
@@ -311,6 +317,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       transport,
       demoUrl,
       demoAlerts,
+      clickhouse: ch,
       metrics,
       readiness,
       stop: () => (stopped ??= closeAll()),
