@@ -113,6 +113,12 @@ export async function startDemoAlerting(opts: {
   );
   const channelId = channel.rows[0]!.id;
   await createBuiltinRules(pool, opts.project, { channels: [channelId], extra: [DEMO_RULE] });
+  // A fresh demo project has sent nothing yet: give the "No data" rule its window's worth of time
+  // before its first evaluation, so it does not fire at the first start.
+  await pool.query(
+    "UPDATE alert_rules SET next_eval_at = now() + make_interval(secs => (condition->>'window_s')::double precision) WHERE project_id = $1 AND builtin = 'no_data' AND last_eval_at IS NULL",
+    [opts.project],
+  );
   const rules = Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM alert_rules WHERE project_id = $1', [opts.project])).rows[0]!.n);
 
   // Error bursts against the demo service.
