@@ -137,7 +137,8 @@ export async function applyEvaluation(
   // Outcome per series fingerprint.
   const outcomes = new Map<string, { labels: Record<string, string>; outcome: Outcome }>();
   const everyKnown = (o: Outcome): void => {
-    if (existing.length === 0) outcomes.set(fingerprint(rule.id, {}), { labels: {}, outcome: o });
+    // No alert yet: one without group labels stands for the rule, unless nothing would change.
+    if (existing.length === 0 && o.kind !== 'false' && o.kind !== 'keep') outcomes.set(fingerprint(rule.id, {}), { labels: {}, outcome: o });
     for (const r of existing) outcomes.set(r.fingerprint, { labels: r.labels, outcome: o });
   };
   if (!result.ok) {

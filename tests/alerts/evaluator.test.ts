@@ -143,7 +143,7 @@ describe('evaluator', () => {
     const ok = await rule(project, { condition: { signal: 'latency_p99_ms', window: '5m', operator: '>', threshold: 100 }, no_data_state: 'ok', channels: [cid] });
     await evaluator().evaluateDue(at(base, 1));
     expect((await instances(nodata)).map((i) => i.state)).toEqual(['nodata']);
-    expect((await instances(ok)).map((i) => i.state)).toEqual(['normal']);
+    expect(await instances(ok)).toEqual([]); // nothing to track: no alert row at all
     const d = await deliveries(nodata);
     expect(d).toHaveLength(1);
     expect(d[0]!.payload.alerts[0]!.labels.alertstate).toBe('nodata');
@@ -172,7 +172,7 @@ describe('evaluator', () => {
     for (let i = 0; i < 2; i++) {
       const out = await broken.evaluateDue(at(base, i * 60 + 1));
       expect(out.results.get(id)?.consecutiveFailures).toBe(i + 1);
-      expect((await instances(id)).map((x) => x.state)).toEqual(['normal']);
+      expect(await instances(id)).toEqual([]); // state kept: still no alert
     }
     await broken.evaluateDue(at(base, 121));
     expect((await instances(id)).map((x) => x.state)).toEqual(['error']);
