@@ -1,0 +1,113 @@
+/**
+ * Issue 5 chaos test: under steady load, make ClickHouse inserts fail for a
+ * while (the spans table refuses inserts with TOO_MANY_PARTS), pause the
+ * broker (SIGSTOP), kill it (SIGKILL; the supervisor restarts it) — and prove
+ * that /readyz went red and back to green each time and that every
+ * acknowledged span is stored exactly once (unacknowledged ones at most once).
+ *
+ * The broker is this file's own (other test files share the harness broker).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalKafka, type LocalKafka } from '../../platform/kafka/local-broker.js';
+import { defaultCacheDir } from '../../platform/kafka/maven.js';
+import type { RunningVigil } from '../../platform/lifecycle.js';
+import { createLogger } from '../../platform/logger.js';
+import { E2E_KEY, eventually, startTestVigil } from './support.js';
+import { TraceLoad } from './load.js';
+
+let broker: LocalKafka;
+let vigil: RunningVigil;
+let dir: string;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-chaos-kafka-'));
+  broker = await startLocalKafka({
+    version: '3.9.1',
+    cacheDir: defaultCacheDir(),
+    dataDir: dir,
+    log: createLogger('silent'),
+    restartBackoffMs: { initial: 500, max: 2_000 },
+  });
+  vigil = await startTestVigil(broker.brokers);
+}, 300_000);
+
+afterAll(async () => {
+  await vigil?.stop();
+  await broker?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}, 120_000);
+
+async function readiness(): Promise<{ status: number; body: { checks?: Record<string, { ok: boolean; reason?: string }> } }> {
+  try {
+    const res = await fetch(`${vigil.queryUrl}/readyz`, { signal: AbortSignal.timeout(10_000) });
+    return { status: res.status, body: (await res.json()) as { checks?: Record<string, { ok: boolean; reason?: string }> } };
+  } catch {
+    return { status: 0, body: {} };
+  }
+}
+
+/** Wait until /readyz is 503 with check `name` failing (reason matching `why`), then return the reason. */
+async function red(name: string, why: RegExp): Promise<string> {
+  return eventually(`/readyz red on ${name}`, async () => {
+    const r = await readiness();
+    const c = r.body.checks?.[name];
+    return r.status === 503 && c && !c.ok && why.test(c.reason ?? '') ? c.reason : undefined;
+  }, 180_000);
+}
+
+async function green(): Promise<void> {
+  await eventually('/readyz green', async () => ((await readiness()).status === 200 ? true : undefined), 240_000);
+}
+
+describe('issue 5 chaos: ClickHouse refusing inserts, broker paused and killed, under load', () => {
+  it('readiness goes red and back to green each time; every acknowledged span is stored exactly once', async () => {
+    const ch = vigil.clickhouse!;
+    const load = new TraceLoad(() => vigil.ingestUrl, E2E_KEY, { concurrency: 4, pauseMs: 10 });
+    await green();
+    load.start();
+    try {
+      await load.ackedMore(50);
+
+      // 1. ClickHouse refuses inserts into spans (TOO_MANY_PARTS, retryable) for a while.
+      await ch.client.command({ query: 'ALTER TABLE {db:Identifier}.spans MODIFY SETTING parts_to_throw_insert = 1', query_params: { db: ch.database } });
+      const chReason = await red('processor', /ClickHouse inserts failing/);
+      expect(chReason).toMatch(/TOO_MANY_PARTS|code 252/);
+      await load.ackedMore(50); // ingest keeps acknowledging: Kafka holds the data
+      await ch.client.command({ query: 'ALTER TABLE {db:Identifier}.spans MODIFY SETTING parts_to_throw_insert = 3000', query_params: { db: ch.database } });
+      await green();
+      await load.ackedMore(50);
+
+      // 2. The broker stops answering (SIGSTOP), then continues.
+      process.kill(broker.pid, 'SIGSTOP');
+      try {
+        await red('kafka', /no answer|does not answer/);
+      } finally {
+        process.kill(broker.pid, 'SIGCONT');
+      }
+      await green();
+      await load.ackedMore(50);
+
+      // 3. The broker is killed; the supervisor restarts it.
+      const before = broker.pid;
+      process.kill(before, 'SIGKILL');
+      await red('kafka', /.+/);
+      await green();
+      expect(broker.pid).not.toBe(before);
+      await load.ackedMore(50);
+    } finally {
+      await load.stop();
+    }
+
+    // Every acknowledged trace complete, nothing twice.
+    const result = await eventually('every acknowledged trace stored', async () => {
+      const v = await load.verify(ch);
+      return v.complete || v.problems.length > 0 ? v : undefined;
+    }, 240_000);
+    expect(result.problems).toEqual([]);
+    expect(result.complete).toBe(true);
+    expect(load.acked.size).toBeGreaterThanOrEqual(250);
+  }, 1_200_000);
+});
