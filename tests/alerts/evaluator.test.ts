@@ -135,6 +135,30 @@ describe('evaluator', () => {
     expect(await events(id)).toHaveLength(1);
   });
 
+  it('slack channels get a Slack message (text + blocks) in the same evaluation as webhooks', async () => {
+    const project = await newProject(pool);
+    const base = baseMinute();
+    await insertMinutes(ch, project, [{ minuteMs: base - 60_000, count: 10, errors: 4 }]);
+    const slack = (await pool.query<{ id: string }>(
+      "INSERT INTO notification_channels (project_id, name, type, url) VALUES ($1, 'chat', 'slack', 'https://hooks.slack.com/services/T/B/X') RETURNING id::text",
+      [project],
+    )).rows[0]!.id;
+    const id = await rule(project, {
+      name: 'Checkout errors',
+      severity: 'critical',
+      condition: { signal: 'error_count', window: '1m', operator: '>', threshold: 0 },
+      annotations: { summary: '{{ $value }} errors' },
+      channels: [slack, await channel(project)],
+    });
+    await evaluator().evaluateDue(at(base, 1));
+    const rows = (await pool.query('SELECT c.type, d.payload FROM webhook_deliveries d JOIN notification_channels c ON c.id = d.channel_id WHERE d.rule_id = $1 ORDER BY c.type', [id])).rows;
+    expect(rows.map((r) => r.type)).toEqual(['slack', 'webhook']);
+    expect(rows[0].payload.text).toContain('[FIRING:1] Checkout errors');
+    expect(rows[0].payload.text).toContain('4 errors');
+    expect(rows[0].payload.blocks[0].type).toBe('section');
+    expect(rows[1].payload.version).toBe('4');
+  });
+
   it('no data: no_data_state nodata sends a firing message with alertstate=nodata; ok stays normal', async () => {
     const project = await newProject(pool);
     const base = baseMinute();
