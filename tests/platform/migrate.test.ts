@@ -190,7 +190,7 @@ describe('startPostgres', () => {
       expect(first.embedded).toBe(true);
       expect(first.url).toMatch(/^postgres:\/\/vigil:vigil@127\.0\.0\.1:\d+\/vigil$/);
       expect(fs.existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
-      expect((await migratePostgres(first.pool, { log })).applied).toEqual(['0001_projects_api_keys.sql']);
+      expect((await migratePostgres(first.pool, { log })).applied).toEqual(readMigrations(migrationsDir('postgres')).map((f) => f.name));
       await first.pool.query("INSERT INTO projects (id, name) VALUES ('kept', 'kept')");
     } finally {
       await first.stop();
