@@ -191,7 +191,12 @@ async function runUntilSignal(
         process.exit(EXIT_FAILURE);
       }
       signalled = true;
-      log.info({ signal }, 'shutting down: stop intake, drain workers, flush, commit, close');
+      log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: stop intake, drain workers, flush, commit, close');
+      // Backstop: whatever hangs, the process is gone shortly after the bound.
+      setTimeout(() => {
+        log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown exceeded its bound; exiting');
+        process.exit(EXIT_FAILURE);
+      }, config.shutdownTimeoutMs + 5_000).unref();
       vigil.stop().then(resolve, (err: unknown) => {
         log.error({ err }, 'shutdown failed');
         resolve();

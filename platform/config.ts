@@ -141,6 +141,7 @@ const EnvSchema = z.object({
 
   VIGIL_WORKER_THREADS: positiveVar('set VIGIL_WORKER_THREADS to the Piscina thread count (default: the number of cores)'),
   VIGIL_PROCESSOR_CONCURRENCY: positiveVar('set VIGIL_PROCESSOR_CONCURRENCY to how many partitions one processor handles at once (default 3)'),
+  VIGIL_SHUTDOWN_TIMEOUT_MS: intVar(1_000, 600_000, 'set VIGIL_SHUTDOWN_TIMEOUT_MS to the most milliseconds a shutdown may take, 1000 to 600000 (default 30000)'),
   VIGIL_MAX_FUTURE_SKEW_MS: intVar(0, 366 * 86_400_000, 'set VIGIL_MAX_FUTURE_SKEW_MS to how far in the future a record time may lie, ms (default 86400000)'),
   VIGIL_MAX_BODY_BYTES: positiveVar('set VIGIL_MAX_BODY_BYTES to bytes (default 20971520)'),
   VIGIL_MAX_INFLIGHT_BYTES: positiveVar('set VIGIL_MAX_INFLIGHT_BYTES to bytes (default 67108864)'),
@@ -210,6 +211,8 @@ export interface VigilConfig {
   };
   /** How far in the future a record time may lie before ingest rejects it (ms; schemas/limits.ts). */
   maxFutureSkewMs: number;
+  /** Upper bound of a shutdown (SIGTERM/SIGINT → exit), ms; steps still running then are abandoned. */
+  shutdownTimeoutMs: number;
   alerts: {
     /** VIGIL_WEBHOOK_ALLOW_HOSTS entries (CIDRs, addresses, host names) exempt from the SSRF guard. */
     allowHosts: string[];
@@ -327,6 +330,7 @@ export function loadConfig(env: Record<string, string | undefined>): VigilConfig
     postgres: { url: e.DATABASE_URL, embeddedPort: e.VIGIL_PG_PORT ?? 0 },
     processors: { threads: e.VIGIL_WORKER_THREADS ?? os.availableParallelism(), concurrency: e.VIGIL_PROCESSOR_CONCURRENCY ?? 3 },
     maxFutureSkewMs: e.VIGIL_MAX_FUTURE_SKEW_MS ?? 24 * 3600 * 1000,
+    shutdownTimeoutMs: e.VIGIL_SHUTDOWN_TIMEOUT_MS ?? 30_000,
     alerts: {
       allowHosts: e.VIGIL_WEBHOOK_ALLOW_HOSTS,
       tickMs: e.VIGIL_ALERTS_TICK_MS ?? 5000,

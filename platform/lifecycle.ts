@@ -76,14 +76,27 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
   const roles = new Set(opts.roles);
   const closers: Array<{ name: string; close: () => Promise<void> }> = [];
   const closeAll = async (): Promise<void> => {
-    // Closers were pushed in start order; stop in reverse, one at a time.
+    // Closers were pushed in start order; stop in reverse, one at a time, all
+    // within config.shutdownTimeoutMs: a step that does not finish in its share
+    // of the time left (a dead broker, a hung server) is abandoned with an
+    // error log so the next ones still run and the process exits in time.
+    const deadline = Date.now() + config.shutdownTimeoutMs;
     while (closers.length > 0) {
       const c = closers.pop()!;
+      const left = Math.max(deadline - Date.now(), 0);
+      const share = Math.max(Math.floor(left / (closers.length + 1)) * 2, Math.min(left, 1_000));
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await c.close();
-        log.debug({ component: c.name }, 'stopped');
+        const outcome = await Promise.race([
+          c.close().then(() => 'done' as const),
+          new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.min(share, left)))),
+        ]);
+        if (outcome === 'late') log.error({ component: c.name, waitedMs: Math.min(share, left) }, 'shutdown step did not finish in time; abandoned');
+        else log.debug({ component: c.name }, 'stopped');
       } catch (err) {
         log.error({ err, component: c.name }, 'error while stopping');
+      } finally {
+        clearTimeout(timer);
       }
     }
   };

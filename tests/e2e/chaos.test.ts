@@ -15,6 +15,8 @@ import { startLocalKafka, type LocalKafka } from '../../platform/kafka/local-bro
 import { defaultCacheDir } from '../../platform/kafka/maven.js';
 import type { RunningVigil } from '../../platform/lifecycle.js';
 import { createLogger } from '../../platform/logger.js';
+import { buildIfStale, startVigilProcess, waitFor } from '../cli/support.js';
+import { createTestDatabase, tempDir, uniqueName } from '../support/harness.js';
 import { E2E_KEY, eventually, startTestVigil } from './support.js';
 import { TraceLoad } from './load.js';
 
@@ -110,4 +112,40 @@ describe('issue 5 chaos: ClickHouse refusing inserts, broker paused and killed, 
     expect(result.complete).toBe(true);
     expect(load.acked.size).toBeGreaterThanOrEqual(250);
   }, 1_200_000);
+
+  it('item 7: SIGTERM finishes within VIGIL_SHUTDOWN_TIMEOUT_MS while the broker does not answer', async () => {
+    await buildIfStale();
+    const prefix = uniqueName('term');
+    const proc = startVigilProcess(['start', '--no-demo'], {
+      KAFKA_BROKERS: broker.brokers.join(','),
+      VIGIL_KAFKA_TOPIC_SPANS: `${prefix}_spans`,
+      VIGIL_KAFKA_TOPIC_LOGS: `${prefix}_logs`,
+      VIGIL_WORKER_THREADS: '1',
+      VIGIL_INGEST_PORT: '0',
+      VIGIL_QUERY_PORT: '0',
+      VIGIL_API_KEY: E2E_KEY,
+      VIGIL_LOG_LEVEL: 'info',
+      VIGIL_DATA_DIR: tempDir('term'),
+      DATABASE_URL: await createTestDatabase(),
+      VIGIL_SHUTDOWN_TIMEOUT_MS: '8000',
+    });
+    try {
+      await waitFor('the banner', () => {
+        if (proc.child.exitCode !== null) throw new Error(`vigil start exited: ${proc.stderr().slice(-2000)}`);
+        return /native ingest\s+http/.test(proc.stdout()) ? true : undefined;
+      }, 240_000);
+      process.kill(broker.pid, 'SIGSTOP');
+      try {
+        proc.child.kill('SIGTERM');
+        // Time-boxed wait (not a timing assertion): the bound is 8 s, plus the backstop's 5 s.
+        const exit = await waitFor('the process to exit', async () => (proc.child.exitCode !== null || proc.child.signalCode !== null ? true : undefined), 60_000);
+        expect(exit).toBe(true);
+        expect(proc.stderr()).toMatch(/shutting down/);
+      } finally {
+        process.kill(broker.pid, 'SIGCONT');
+      }
+    } finally {
+      if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    }
+  }, 600_000);
 });
