@@ -61,6 +61,8 @@ export interface NotificationDispatcher {
   dispatchOnce(now: Date): Promise<DispatchSummary>;
   /** Run dispatchOnce(new Date()) every `tickMs` until stop(). */
   start(tickMs: number): void;
+  /** With start(): run a round now instead of at the next tick (messages were just queued). */
+  kick(): void;
   /** Stop the loop and wait for the running round. */
   stop(): Promise<void>;
 }
@@ -185,28 +187,41 @@ export function createDispatcher(opts: DispatcherOptions): NotificationDispatche
   let running: Promise<void> | undefined;
   let stopped = false;
   let failing = false;
+  let kicked = false;
+  const round = (): void => {
+    if (running !== undefined) {
+      kicked = true; // run again right after the round in flight
+      return;
+    }
+    running = dispatchOnce(new Date())
+      .then(
+        () => {
+          failing = false;
+        },
+        (err: unknown) => {
+          if (!failing) log.error({ err }, 'notification dispatcher round failed (Postgres unreachable?); retrying every tick, logging once');
+          failing = true;
+        },
+      )
+      .finally(() => {
+        running = undefined;
+        if (kicked && !stopped) {
+          kicked = false;
+          round();
+        }
+      });
+  };
   return {
     owner,
     dispatchOnce,
+    kick() {
+      if (timer !== undefined && !stopped) round();
+    },
     start(tickMs: number) {
       if (timer !== undefined || stopped) return;
       const loop = (): void => {
         if (stopped) return;
-        if (running === undefined) {
-          running = dispatchOnce(new Date())
-            .then(
-              () => {
-                failing = false;
-              },
-              (err: unknown) => {
-                if (!failing) log.error({ err }, 'notification dispatcher round failed (Postgres unreachable?); retrying every tick, logging once');
-                failing = true;
-              },
-            )
-            .finally(() => {
-              running = undefined;
-            });
-        }
+        if (running === undefined) round();
         timer = setTimeout(loop, tickMs);
         timer.unref();
       };

@@ -41,6 +41,8 @@ export interface EvaluatorOptions {
   batch?: number;
   /** Rules evaluated at once (default 4). */
   concurrency?: number;
+  /** Called after a tick that queued messages (e.g. to wake the dispatcher at once). */
+  onQueued?: () => void;
 }
 
 /** Summary of one {@link Evaluator.evaluateDue} call. */
@@ -147,6 +149,7 @@ export function createEvaluator(opts: EvaluatorOptions): Evaluator {
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, rules.length) }, worker));
+    if ([...results.values()].some((r) => r.messages > 0)) opts.onQueued?.();
     return { claimed: rules.length, results };
   }
 

@@ -38,8 +38,14 @@ export interface Alerting {
 /** Start the evaluator and dispatcher loops. */
 export function startAlerting(opts: AlertingOptions): Alerting {
   const agent = createGuardedAgent(parseAllowList(opts.allowHosts));
-  const evaluator = createEvaluator({ pool: opts.pool, clickhouse: opts.clickhouse, log: opts.log.child({ component: 'alert-evaluator' }), externalUrl: opts.externalUrl });
   const dispatcher = createDispatcher({ pool: opts.pool, agent, log: opts.log.child({ component: 'alert-dispatcher' }) });
+  const evaluator = createEvaluator({
+    pool: opts.pool,
+    clickhouse: opts.clickhouse,
+    log: opts.log.child({ component: 'alert-evaluator' }),
+    externalUrl: opts.externalUrl,
+    onQueued: () => dispatcher.kick(), // deliver at once rather than at the next tick
+  });
   evaluator.start(opts.tickMs);
   dispatcher.start(opts.tickMs);
   opts.log.info({ tickMs: opts.tickMs, evaluator: evaluator.owner, dispatcher: dispatcher.owner }, 'alerting started');
