@@ -12,6 +12,7 @@
  * query parameters, never string interpolation.
  */
 import fs from 'node:fs';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
@@ -28,6 +29,28 @@ export interface ClickHouseHandle {
   mode: 'chdb' | 'http';
   /** Where it points: the chDB data directory or the server URL. */
   location: string;
+  /**
+   * Insert a body already encoded in `format` (one JSON object per line for
+   * JSONEachRow) into `{database}.{table}` with per-insert `settings`.
+   * chDB: chdb-node's raw passthrough (`connection.chdb.rawInsert`: the
+   * buffer goes to the engine zero-copy, ClickHouse's parallel parser reads
+   * it). HTTP: `client.exec` with the body as the request body.
+   * @throws errors carrying the ClickHouse numeric `code` (as @clickhouse/client's).
+   */
+  insertRaw(table: string, format: 'JSONEachRow', body: string | Buffer, settings: Record<string, string | number>): Promise<void>;
+}
+
+/**
+ * chdb-node reports engine exceptions as ChdbInsertError (code 'CHDB_INSERT')
+ * whose text starts with ClickHouse's `Code: <n>. DB::Exception: …` line —
+ * the same text @clickhouse/client parses the numeric code from for HTTP
+ * answers. Re-throw with that numeric `code` so callers classify by code.
+ */
+function withEngineCode(err: unknown): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const m = /^Code: (\d+)\. /.exec(e.message);
+  if (m) return Object.assign(new Error(e.message, { cause: e }), { code: m[1], type: 'chdb' });
+  return e;
 }
 
 /**
@@ -51,15 +74,41 @@ export function createClickHouse(
       request_timeout: 60_000,
       clickhouse_settings: { date_time_input_format: 'best_effort' },
     });
-    return { client, database: cfg.database, mode: 'http', location: cfg.url };
+    const database = cfg.database;
+    return {
+      client,
+      database,
+      mode: 'http',
+      location: cfg.url,
+      async insertRaw(table, format, body, settings) {
+        const r = await client.exec({
+          query: `INSERT INTO ${database}.${table} FORMAT ${format}`,
+          values: Readable.from([typeof body === 'string' ? Buffer.from(body) : body]),
+          clickhouse_settings: settings,
+        });
+        r.stream.resume();
+      },
+    };
   }
   const dir = chdbPath ?? path.join(dataDir, 'clickhouse');
   fs.mkdirSync(dir, { recursive: true });
   // chdb implements @clickhouse/client-common's Connection; @clickhouse/client
   // bundles its own copy of those (identical) types, hence the cast.
-  const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<
-    Parameters<typeof createClient>[0]
-  >['connection'];
+  const chdb = createChdbConnection({ path: dir });
+  const connection = chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
   const client = createClient({ connection });
-  return { client, database: cfg.database, mode: 'chdb', location: dir };
+  const database = cfg.database;
+  return {
+    client,
+    database,
+    mode: 'chdb',
+    location: dir,
+    async insertRaw(table, format, body, settings) {
+      try {
+        await chdb.chdb.rawInsert({ table: `${database}.${table}`, values: body, format, settings });
+      } catch (err) {
+        throw withEngineCode(err);
+      }
+    },
+  };
 }

@@ -11,12 +11,14 @@
  */
 import { Piscina } from 'piscina';
 import { OverloadedError, VigilError } from '../platform/errors.js';
-import type { WorkerItem, WorkerResult } from './worker.js';
+import type { EncodedResult, WorkerItem, WorkerResult } from './worker.js';
 
 /** The processor pool. */
 export interface WorkerPool {
   /** Normalise a batch in a worker thread. @throws VigilError VIGIL_ERR_OVERLOADED when the queue is full. */
   run(batch: readonly WorkerItem[]): Promise<WorkerResult>;
+  /** Normalise a batch and encode its rows as JSONEachRow per table, in a worker thread. Same errors as run(). */
+  runEncoded(batch: readonly WorkerItem[]): Promise<EncodedResult>;
   /** Finish queued and running batches, then stop the threads. */
   close(): Promise<void>;
   /** Batches waiting for a thread. */
@@ -48,7 +50,7 @@ export function createWorkerPool(opts: PoolOptions): WorkerPool {
     throw new VigilError('VIGIL_ERR_CONFIG', `processors.threads must be a positive integer, got ${opts.threads}`);
   }
   const { url, execArgv } = workerUrl();
-  const piscina = new Piscina<readonly WorkerItem[], WorkerResult>({
+  const piscina = new Piscina<readonly WorkerItem[], WorkerResult | EncodedResult>({
     filename: url.href,
     minThreads: opts.threads,
     maxThreads: opts.threads,
@@ -57,17 +59,8 @@ export function createWorkerPool(opts: PoolOptions): WorkerPool {
   });
   let closed = false;
   return {
-    async run(batch) {
-      if (closed) throw new VigilError('VIGIL_ERR_SHUTTING_DOWN', 'processor pool is closed');
-      try {
-        return await piscina.run(batch);
-      } catch (err) {
-        if (err instanceof Error && /queue is at limit/i.test(err.message)) {
-          throw new OverloadedError(`processor queue is full (${piscina.queueSize} batches waiting)`);
-        }
-        throw new VigilError('VIGIL_ERR_INTERNAL', 'processor worker failed', { cause: err });
-      }
-    },
+    run: (batch) => call(batch, 'default') as Promise<WorkerResult>,
+    runEncoded: (batch) => call(batch, 'runEncoded') as Promise<EncodedResult>,
     async close() {
       if (closed) return;
       closed = true;
@@ -77,4 +70,17 @@ export function createWorkerPool(opts: PoolOptions): WorkerPool {
       return piscina.queueSize;
     },
   };
+
+  /** Run the worker's export `name` on `batch`, mapping Piscina's errors to Vigil's. */
+  async function call(batch: readonly WorkerItem[], name: string): Promise<WorkerResult | EncodedResult> {
+      if (closed) throw new VigilError('VIGIL_ERR_SHUTTING_DOWN', 'processor pool is closed');
+      try {
+        return await piscina.run(batch, { name });
+      } catch (err) {
+        if (err instanceof Error && /queue is at limit/i.test(err.message)) {
+          throw new OverloadedError(`processor queue is full (${piscina.queueSize} batches waiting)`);
+        }
+        throw new VigilError('VIGIL_ERR_INTERNAL', 'processor worker failed', { cause: err });
+      }
+  }
 }

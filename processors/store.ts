@@ -24,7 +24,13 @@ import type { Logger } from '../platform/logger.js';
 import type { VigilMetrics } from '../platform/metrics.js';
 import { retry } from '../platform/retry.js';
 import type { WorkerPool } from './pool.js';
-import type { WorkerResult } from './worker.js';
+import type { EncodedResult, WorkerResult } from './worker.js';
+
+/** One table's rows as JSONEachRow text (from the worker) and their count. */
+interface EncodedRows {
+  body: string;
+  count: number;
+}
 import type { ClickHouseWriter, ProcessorTable } from './writer.js';
 
 /** Insert order of the tables. */
@@ -78,19 +84,22 @@ function rowsOf(result: WorkerResult, table: ProcessorTable): readonly unknown[]
  * @returns null on success, the permanent VigilError otherwise.
  * @throws VigilError VIGIL_ERR_SHUTTING_DOWN / VIGIL_ERR_DEADLINE from the retry.
  */
-async function insertTable(ctx: StoreContext, table: ProcessorTable, rows: readonly unknown[], token: string): Promise<VigilError | null> {
+async function insertTable(ctx: StoreContext, table: ProcessorTable, rows: readonly unknown[] | EncodedRows, token: string): Promise<VigilError | null> {
+  const count = Array.isArray(rows) ? rows.length : (rows as EncodedRows).count;
   let failing = false;
   try {
     await retry(
       async () => {
         const t0 = performance.now();
-        const r = await ctx.writer.insert(table, rows as never, token);
+        const r = Array.isArray(rows)
+          ? await ctx.writer.insert(table, rows as never, token)
+          : await ctx.writer.insertEncoded!(table, (rows as EncodedRows).body, token);
         if (!r.ok) {
           ctx.metrics?.insertFailures.inc({ table, kind: r.retryable ? 'retryable' : 'permanent' });
           throw r.error;
         }
         ctx.metrics?.insertDuration.observe({ table }, (performance.now() - t0) / 1000);
-        ctx.metrics?.insertRows.inc({ table }, rows.length);
+        ctx.metrics?.insertRows.inc({ table }, count);
       },
       {
         ...ctx.backoff,
@@ -127,15 +136,21 @@ async function insertTable(ctx: StoreContext, table: ProcessorTable, rows: reado
 export async function storeSubBatch(ctx: StoreContext, items: readonly OffsetItem[], tokenBase: string, fromTable = 0): Promise<StoreOutcome> {
   const out: StoreOutcome = { poison: new Map(), rows: { spans: 0, span_metrics_1m: 0, span_user_costs_1m: 0, logs: 0 } };
   if (items.length === 0) return out;
-  const result = await ctx.pool.run(items);
+  // Writers that take encoded bodies get them from the worker threads (the
+  // main thread never builds or serialises rows); others get rows.
+  const encoded = ctx.writer.insertEncoded !== undefined;
+  const result = encoded ? await ctx.pool.runEncoded(items) : await ctx.pool.run(items);
   for (const r of result.rejected) out.poison.set(r.offset, r.reason);
   for (let t = fromTable; t < TABLE_ORDER.length; t++) {
     const table = TABLE_ORDER[t]!;
-    const rows = rowsOf(result, table);
-    if (rows.length === 0) continue;
+    const rows: readonly unknown[] | EncodedRows = encoded
+      ? { body: (result as EncodedResult).bodies[table], count: (result as EncodedResult).counts[table] }
+      : rowsOf(result as WorkerResult, table);
+    const count = Array.isArray(rows) ? rows.length : (rows as EncodedRows).count;
+    if (count === 0) continue;
     const err = await insertTable(ctx, table, rows, `${tokenBase}-${table}`);
     if (err === null) {
-      out.rows[table] += rows.length;
+      out.rows[table] += count;
       continue;
     }
     const good = items.filter((i) => !out.poison.has(i.offset));

@@ -16,6 +16,7 @@
 import type { Envelope } from '../schemas/envelope.js';
 import { ENVELOPE_VERSION } from '../schemas/envelope.js';
 import type { LogRow, SpanMetricRow, SpanRow, SpanUserCostRow } from '../schemas/rows.js';
+import type { ProcessorTable } from './writer.js';
 import { aggregateBatch } from './aggregate.js';
 import { nativeLogToRow, otlpLogToRow } from './normalize/logs.js';
 import { nativeSpanToRow, otlpSpanToRow } from './normalize/spans.js';
@@ -95,7 +96,41 @@ export function processBatch(batch: readonly WorkerItem[]): WorkerResult {
   return out;
 }
 
-/** Piscina entry point (default export). */
+/**
+ * Rows of a batch encoded per table as ClickHouse JSONEachRow text (one
+ * JSON object per line), with row counts. Encoding here, in the worker
+ * thread, keeps the main thread (which also serves ingest) from
+ * serialising rows and from receiving object graphs by structured clone:
+ * it passes the text straight to the insert.
+ */
+export interface EncodedResult {
+  bodies: Record<ProcessorTable, string>;
+  counts: Record<ProcessorTable, number>;
+  rejected: Rejected[];
+}
+
+function jsonEachRow(rows: readonly unknown[]): string {
+  let out = '';
+  for (const r of rows) out += JSON.stringify(r) + '\n';
+  return out;
+}
+
+/** {@link processBatch}, encoded (see {@link EncodedResult}). */
+export function processBatchEncoded(batch: readonly WorkerItem[]): EncodedResult {
+  const r = processBatch(batch);
+  return {
+    bodies: { spans: jsonEachRow(r.spans), span_metrics_1m: jsonEachRow(r.metrics), span_user_costs_1m: jsonEachRow(r.userCosts), logs: jsonEachRow(r.logs) },
+    counts: { spans: r.spans.length, span_metrics_1m: r.metrics.length, span_user_costs_1m: r.userCosts.length, logs: r.logs.length },
+    rejected: r.rejected,
+  };
+}
+
+/** Piscina entry point (default export): rows. */
 export default function run(batch: readonly WorkerItem[]): WorkerResult {
   return processBatch(batch);
+}
+
+/** Piscina entry point `runEncoded`: JSONEachRow bodies. */
+export function runEncoded(batch: readonly WorkerItem[]): EncodedResult {
+  return processBatchEncoded(batch);
 }

@@ -36,6 +36,13 @@ export interface ClickHouseWriter {
    * Empty `rows` succeed without a round trip. Never throws.
    */
   insert<T extends ProcessorTable>(table: T, rows: readonly TableRows[T][], dedupToken: string): Promise<WriteResult>;
+  /**
+   * Insert rows already encoded as JSONEachRow text (one object per line, as
+   * the worker threads produce them) with a dedup token; the main thread only
+   * hands the bytes over (platform/clickhouse.ts insertRaw). An empty body
+   * succeeds without a round trip. Never throws.
+   */
+  insertEncoded?(table: ProcessorTable, body: string, dedupToken: string): Promise<WriteResult>;
 }
 
 /**
@@ -112,6 +119,17 @@ export function createClickHouseWriter(opts: WriterOptions): ClickHouseWriter {
   const { client, database } = opts.clickhouse;
   const log = opts.log.child({ component: 'clickhouse-writer' });
   return {
+    async insertEncoded(table, body, token) {
+      if (body.length === 0) return { ok: true };
+      try {
+        await opts.clickhouse.insertRaw(table, 'JSONEachRow', body, { insert_deduplicate: 1, insert_deduplication_token: token });
+        return { ok: true };
+      } catch (err) {
+        const c = classifyClickHouseError(err);
+        log.debug({ err, table, token, retryable: c.retryable }, 'insert failed');
+        return { ok: false, ...c };
+      }
+    },
     async insert(table, rows, token) {
       if (rows.length === 0) return { ok: true };
       try {
