@@ -131,3 +131,48 @@ export function mergeBins(...maps: SketchBins[]): SketchBins {
   for (const k of [...acc.keys()].sort((a, b) => a - b)) out[String(k)] = acc.get(k) ?? 0;
   return out;
 }
+
+/**
+ * ClickHouse expression of the DDSketch quantile *bin keys* of merged bins,
+ * so that a query returns a few integers per point instead of whole bin maps
+ * (the maps dominate the answer time: formatting, transfer and JSON parsing).
+ *
+ * It computes what `sketchFromBins(bins, zero).getValueAtQuantile(q)` looks
+ * up (@datadog/sketches-js BaseDDSketch.getValueAtQuantile + DenseStore.keyAtRank
+ * with lower = true; Masson, Rim, Lee, "DDSketch", PVLDB 12(12), 2019, §2):
+ * total = zero + Σ counts, rank = q·(total − 1); the zero bucket answers when
+ * rank < zero; otherwise the key is the first bin, in ascending key order
+ * (sumMap returns keys sorted), whose running count exceeds rank − zero (the
+ * largest key if none does). Ranks are Float64 and counts UInt64 in both
+ * implementations, so the keys are identical; {@link quantileFromKey} then maps
+ * a key to its value with the library's own mapping, giving exactly the
+ * library's answer.
+ *
+ * @param bins SQL expression or column of type Map(Int32, UInt64) (merged bins).
+ * @param zero SQL expression of the zero-bucket count (UInt64).
+ * @param total SQL expression of zero + Σ bin counts (UInt64).
+ * @param quantiles q values in [0, 1].
+ * @returns SQL of an Array(Nullable(Int32)), one element per q: the bin key,
+ *   or NULL when the zero bucket (or an empty sketch) answers.
+ */
+export function quantileKeysSql(bins: string, zero: string, total: string, quantiles: readonly number[]): string {
+  for (const q of quantiles) if (!(q >= 0 && q <= 1)) throw new RangeError(`quantile ${q} is not in [0, 1]`);
+  const rank = `q * (${total} - 1)`;
+  const index = `arrayFirstIndex(c -> c > ${rank} - ${zero}, arrayCumSum(mapValues(${bins})))`;
+  return (
+    `arrayMap(q -> if(${total} = 0 OR ${rank} < ${zero}, CAST(NULL AS Nullable(Int32)), ` +
+    `CAST(mapKeys(${bins})[if(${index} = 0, -1, ${index})] AS Nullable(Int32))), [${quantiles.map(String).join(', ')}])`
+  );
+}
+
+/**
+ * Quantile value (ms) from a key computed by {@link quantileKeysSql}.
+ * @param total zero + Σ bin counts of the merged sketch.
+ * @param key the bin key, or null when the zero bucket answers.
+ * @returns null for an empty sketch, 0 for the zero bucket, else the bin's
+ *   representative value `mapping.value(key)` (within 1 % of the exact quantile).
+ */
+export function quantileFromKey(total: number, key: number | null): number | null {
+  if (total === 0) return null;
+  return key === null ? 0 : MAPPING.value(key);
+}

@@ -77,6 +77,9 @@ export function tablesOf(family: Family, ranges: readonly TierRange[]): string[]
  * @param aggs aggregate expressions over those columns, e.g. 'sum(count) AS n'.
  * @param filters extra WHERE fragments with typed placeholders (service = {service:String} …).
  * @param groupExpr group expression ('{group_col:Identifier}' or "''").
+ * @param outer optional output expressions over the aggregated columns (t_s,
+ *   grp and the aliases of `aggs`), e.g. to return quantile keys instead of
+ *   bin maps; default: the aggregated columns themselves.
  * @returns SQL with placeholders {db}, {tenant}, {step}, {max_points_plus_one},
  *   and {r<i>_from:UInt32} / {r<i>_to:UInt32} per range (see {@link rangeParams}).
  */
@@ -87,6 +90,7 @@ export function aggregateSql(
   aggs: string,
   filters: readonly string[],
   groupExpr: string,
+  outer?: string,
 ): string {
   const parts = ranges.map((r, i) => {
     const time = r.tier === 'hour' ? 'hour' : 'minute';
@@ -98,13 +102,14 @@ export function aggregateSql(
     ];
     return `SELECT ${time} AS t, ${groupExpr} AS grp, ${columns.join(', ')} FROM {db:Identifier}.${TABLES[family][r.tier]} WHERE ${where.join(' AND ')}`;
   });
-  return `
+  const sql = `
 SELECT toUInt32(intDiv(toUInt32(t), {step:UInt32}) * {step:UInt32}) AS t_s, grp, ${aggs}
 FROM (${parts.join('\nUNION ALL\n')})
 GROUP BY t_s, grp
 HAVING sum(count) > 0
 ORDER BY t_s, grp
 LIMIT {max_points_plus_one:UInt32}`;
+  return outer === undefined ? sql : `SELECT t_s, grp, ${outer} FROM (${sql}) ORDER BY t_s, grp`;
 }
 
 /** Placeholder values of the ranges of {@link aggregateSql}: r<i>_from / r<i>_to in epoch s. */

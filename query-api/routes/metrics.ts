@@ -22,7 +22,7 @@ import { ValidationError } from '../../platform/errors.js';
 import { tenantOf } from '../auth.js';
 import { num, selectRows } from '../clickhouse.js';
 import { parseParams, resolveWindow } from '../params.js';
-import { sketchFromBins } from '../../processors/sketch.js';
+import { quantileFromKey, quantileKeysSql } from '../../processors/sketch.js';
 import {
   CostQuery,
   GROUP_COLUMNS,
@@ -96,19 +96,25 @@ async function readAggregates<T>(
   step: number,
   columns: readonly string[],
   aggs: string,
+  outer?: string,
 ): Promise<T[]> {
   const ranges = planTiers(p.fromSec, p.toSec, step);
   if (ranges.length === 0) return [];
-  return selectRows<T>(ch, aggregateSql(family, ranges, columns, aggs, p.filters, p.groupExpr), { ...p.params, ...rangeParams(ranges) });
+  return selectRows<T>(ch, aggregateSql(family, ranges, columns, aggs, p.filters, p.groupExpr, outer), { ...p.params, ...rangeParams(ranges) });
 }
+
+/** Quantiles of a latency point, in the order of the `keys` array. */
+const QUANTILES = [0.5, 0.95, 0.99] as const;
 
 interface LatencyRow {
   t_s: unknown;
   grp: string;
   n: unknown;
   errors: unknown;
-  bins: Record<string, number | string>;
-  zero: unknown;
+  /** zero + Σ bin counts of the merged sketch. */
+  total: unknown;
+  /** Bin key per quantile of QUANTILES (null: zero bucket or empty). */
+  keys: (number | string | null)[];
 }
 
 interface CostRow {
@@ -155,19 +161,21 @@ export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app,
       q.step,
       ['count', 'error_count', 'sketch_bins', 'sketch_zero'],
       'sum(count) AS n, sum(error_count) AS errors, sumMap(sketch_bins) AS bins, sum(sketch_zero) AS zero',
+      // Merged bins stay in ClickHouse: only the quantiles' bin keys come back.
+      `n, errors, zero + arraySum(mapValues(bins)) AS total, ${quantileKeysSql('bins', 'zero', 'total', QUANTILES)} AS keys`,
     );
     checkPoints(rows, q);
     const points: LatencyPoint[] = rows.map((r) => {
-      const sketch = sketchFromBins(r.bins, num(r.zero));
-      const at = (q: number): number | null => (sketch.count === 0 ? null : sketch.getValueAtQuantile(q));
+      const total = num(r.total);
+      const at = (i: number): number | null => quantileFromKey(total, r.keys[i] === null || r.keys[i] === undefined ? null : Number(r.keys[i]));
       return {
         t: iso(r.t_s),
         group: q.group_by === undefined ? null : r.grp,
         count: num(r.n),
         error_count: num(r.errors),
-        p50_ms: at(0.5),
-        p95_ms: at(0.95),
-        p99_ms: at(0.99),
+        p50_ms: at(0),
+        p95_ms: at(1),
+        p99_ms: at(2),
       };
     });
     return { ...p.meta, points };
