@@ -28,7 +28,7 @@
 import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { KafkaUnavailableError, OverloadedError, VigilError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
-import type { Envelope } from '../schemas/envelope.js';
+import { rawHeaders, type Envelope, type RawMessageMeta } from '../schemas/envelope.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, encodeEnvelopes } from './envelopes.js';
 
 export type EnvelopeKind = 'spans' | 'logs';
@@ -43,6 +43,15 @@ export interface Publisher {
    *   KafkaUnavailableError (503) when Kafka did not acknowledge.
    */
   publish(kind: EnvelopeKind, envelopes: Envelope[]): Promise<void>;
+  /**
+   * Durably hand over one validated OTLP request as it was received (version 2
+   * message, schemas/envelope.ts). Optional: publishers without it get envelopes.
+   * @param body the (inflated) request body, at most {@link maxMessageBytes}.
+   * @throws as {@link publish}; VIGIL_ERR_PAYLOAD_TOO_LARGE when `body` is over the limit.
+   */
+  publishRaw?(meta: RawMessageMeta, key: string, body: Buffer): Promise<void>;
+  /** Largest body {@link publishRaw} takes, bytes. */
+  readonly maxMessageBytes?: number;
   /** Flush what is queued, then disconnect. Idempotent. */
   close(): Promise<void>;
 }
@@ -170,6 +179,20 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
     }
   }
 
+  /** Queue messages for the next flush; resolves when Kafka acknowledged them (see module doc for the bounds). */
+  function enqueue(kind: EnvelopeKind, messages: Message[], bytes: number): Promise<void> {
+    const lone = queuedMessages === 0 && queuedBytes === 0;
+    if (!lone && (queuedMessages + messages.length > maxMessages || queuedBytes + bytes > maxBytes)) {
+      return Promise.reject(new OverloadedError(`Kafka publish queue is full (${queuedMessages} messages, ${queuedBytes} bytes queued); retry later`));
+    }
+    queuedMessages += messages.length;
+    queuedBytes += bytes;
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ kind, messages, bytes, resolve, reject });
+      schedule();
+    });
+  }
+
   function schedule(): void {
     if (timer !== null) return;
     timer = setTimeout(() => {
@@ -181,6 +204,15 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
 
   return {
     connect,
+    maxMessageBytes,
+    publishRaw(meta, key, body) {
+      if (closed) return Promise.reject(new VigilError('VIGIL_ERR_SHUTTING_DOWN', 'ingest is shutting down', { retryAfterSeconds: 5 }));
+      if (body.length > maxMessageBytes) {
+        return Promise.reject(new VigilError('VIGIL_ERR_PAYLOAD_TOO_LARGE', `body of ${body.length} bytes is over the message limit of ${maxMessageBytes} bytes; publish envelopes instead`));
+      }
+      const message = { key, value: body, headers: rawHeaders(meta), bytes: body.length } as Message;
+      return enqueue(meta.kind, [message], body.length);
+    },
     publish(kind, envelopes) {
       if (closed) return Promise.reject(new VigilError('VIGIL_ERR_SHUTTING_DOWN', 'ingest is shutting down', { retryAfterSeconds: 5 }));
       if (envelopes.length === 0) return Promise.resolve();
@@ -191,18 +223,7 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
         return Promise.reject(err);
       }
       const bytes = messages.reduce((n, m) => n + ((m as { bytes?: number }).bytes ?? Buffer.byteLength(m.value as string)), 0);
-      const lone = queuedMessages === 0 && queuedBytes === 0;
-      if (!lone && (queuedMessages + messages.length > maxMessages || queuedBytes + bytes > maxBytes)) {
-        return Promise.reject(
-          new OverloadedError(`Kafka publish queue is full (${queuedMessages} messages, ${queuedBytes} bytes queued); retry later`),
-        );
-      }
-      queuedMessages += messages.length;
-      queuedBytes += bytes;
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ kind, messages, bytes, resolve, reject });
-        schedule();
-      });
+      return enqueue(kind, messages, bytes);
     },
     async close() {
       if (closed) return;

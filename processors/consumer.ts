@@ -35,7 +35,8 @@ import type { VigilMetrics } from '../platform/metrics.js';
 import { createDeadLetterWriter, type DeadLetter, type DeadLetterWriter } from './dlq.js';
 import { cutSubBatches, intentMetadata, parseIntent, type Intent } from './intent.js';
 import type { WorkerPool } from './pool.js';
-import { storeSubBatch } from './store.js';
+import { storeSubBatch, type OffsetItem } from './store.js';
+import { parseRawHeaders, type RawMessageMeta } from '../schemas/envelope.js';
 import type { ClickHouseWriter } from './writer.js';
 
 export { DLQ_REASON_HEADER, DLQ_SOURCE_HEADER, DLQ_PAYLOAD_HEADER } from './dlq.js';
@@ -162,9 +163,21 @@ export function createProcessor(opts: ProcessorOptions): Processor {
       intents.set(key, { first, last });
     }
     const letters: DeadLetter[] = [];
-    const items: { offset: string; value: string }[] = [];
+    const items: OffsetItem[] = [];
     for (const m of msgs) {
-      if (m.value === null) letters.push({ message: m, reason: 'empty message value' });
+      if (m.value === null) {
+        letters.push({ message: m, reason: 'empty message value' });
+        continue;
+      }
+      let meta: RawMessageMeta | null;
+      try {
+        meta = parseRawHeaders(m.headers);
+      } catch (err) {
+        letters.push({ message: m, reason: `bad version 2 message headers: ${(err as Error).message}` });
+        continue;
+      }
+      // A copy with its own ArrayBuffer: structured clone to the worker would copy the whole fetch buffer a slice points into.
+      if (meta !== null) items.push({ offset: m.offset, raw: new Uint8Array(m.value), meta });
       else items.push({ offset: m.offset, value: m.value.toString('utf8') });
     }
     const outcome = await storeSubBatch(

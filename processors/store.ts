@@ -24,7 +24,7 @@ import type { Logger } from '../platform/logger.js';
 import type { VigilMetrics } from '../platform/metrics.js';
 import { retry } from '../platform/retry.js';
 import type { WorkerPool } from './pool.js';
-import type { EncodedResult, WorkerResult } from './worker.js';
+import type { EncodedResult, RawItem, WorkerResult } from './worker.js';
 
 /** One table's rows as JSONEachRow text (from the worker) and their count. */
 interface EncodedRows {
@@ -36,11 +36,8 @@ import type { ClickHouseWriter, ProcessorTable } from './writer.js';
 /** Insert order of the tables. */
 export const TABLE_ORDER: readonly ProcessorTable[] = ['spans', 'span_metrics_1m', 'span_user_costs_1m', 'logs'];
 
-/** A message for the pool: Kafka offset (decimal string) and UTF-8 value. */
-export interface OffsetItem {
-  offset: string;
-  value: string;
-}
+/** A message for the pool: Kafka offset (decimal string) and UTF-8 value (v1), or a version 2 request body with its headers. */
+export type OffsetItem = { offset: string; value: string } | RawItem;
 
 /** What {@link storeSubBatch} needs. */
 export interface StoreContext {

@@ -3,8 +3,10 @@
  * ClickHouse rows. Pure and synchronous; also callable in-process.
  *
  * Input: a batch of items, each a raw message value (UTF-8 JSON string), an
- * already parsed envelope, or `{ offset, value }` carrying the Kafka offset
- * (decimal string) — without one, the item's index in the batch is used.
+ * already parsed envelope, `{ offset, value }` carrying the Kafka offset
+ * (decimal string) — without one, the item's index in the batch is used — or
+ * `{ offset, raw, meta }`: a version 2 message (schemas/envelope.ts), the OTLP
+ * request bytes as ingest received them (protobuf or OTLP/JSON), decoded here.
  * Output: {@link WorkerResult}. A message that is not JSON, not a valid
  * envelope, or holds a record that cannot be normalised is rejected whole
  * (`{ offset, reason }`, no rows from it) so the consumer can dead-letter it;
@@ -13,7 +15,8 @@
  * Spans also feed the per-minute aggregates (processors/aggregate.ts) of the
  * accepted spans of the batch.
  */
-import type { Envelope } from '../schemas/envelope.js';
+import type { Envelope, RawMessageMeta } from '../schemas/envelope.js';
+import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf } from '../ingest/otlp/decode.js';
 import { ENVELOPE_VERSION } from '../schemas/envelope.js';
 import type { LogRow, SpanMetricRow, SpanRow, SpanUserCostRow } from '../schemas/rows.js';
 import type { ProcessorTable } from './writer.js';
@@ -21,8 +24,15 @@ import { aggregateBatch } from './aggregate.js';
 import { nativeLogToRow, otlpLogToRow } from './normalize/logs.js';
 import { nativeSpanToRow, otlpSpanToRow } from './normalize/spans.js';
 
+/** A version 2 message: the OTLP request body and its headers. */
+export interface RawItem {
+  offset: string;
+  raw: Uint8Array;
+  meta: RawMessageMeta;
+}
+
 /** One input message. */
-export type WorkerItem = string | Envelope | { offset: string; value: string | Envelope };
+export type WorkerItem = string | Envelope | { offset: string; value: string | Envelope } | RawItem;
 
 /** A message the worker could not turn into rows. offset: Kafka offset (decimal string) or batch index. */
 export interface Rejected {
@@ -39,6 +49,25 @@ export interface WorkerResult {
   /** span_user_costs_1m rows: per (tenant, minute, service, model, provider, user_id), no sketches. */
   userCosts: SpanUserCostRow[];
   rejected: Rejected[];
+}
+
+function isRaw(item: WorkerItem): item is RawItem {
+  return typeof item === 'object' && item !== null && 'raw' in item && 'meta' in item;
+}
+
+/** Normalise a version 2 message: decode the OTLP request, then every record; throws on the first bad one. */
+function normaliseRaw(item: RawItem): { spans: SpanRow[]; logs: LogRow[] } {
+  const { tenant, format, kind, receivedAtMs } = item.meta;
+  const spans: SpanRow[] = [];
+  const logs: LogRow[] = [];
+  if (kind === 'spans') {
+    const req = format === 'otlp-proto' ? decodeTracesProtobuf(item.raw) : decodeTracesJson(item.raw);
+    for (const rs of req.resourceSpans) for (const ss of rs.scopeSpans) for (const sp of ss.spans) spans.push(otlpSpanToRow(tenant, rs.resource, ss.scope, sp));
+  } else {
+    const req = format === 'otlp-proto' ? decodeLogsProtobuf(item.raw) : decodeLogsJson(item.raw);
+    for (const rl of req.resourceLogs) for (const sl of rl.scopeLogs) for (const r of sl.logRecords) logs.push(otlpLogToRow(tenant, rl.resource, sl.scope, r, receivedAtMs));
+  }
+  return { spans, logs };
 }
 
 function isWrapped(item: WorkerItem): item is { offset: string; value: string | Envelope } {
@@ -80,9 +109,9 @@ function normalise(env: Envelope): { spans: SpanRow[]; logs: LogRow[] } {
 export function processBatch(batch: readonly WorkerItem[]): WorkerResult {
   const out: WorkerResult = { spans: [], logs: [], metrics: [], userCosts: [], rejected: [] };
   batch.forEach((item, i) => {
-    const offset = isWrapped(item) ? item.offset : String(i);
+    const offset = isRaw(item) || isWrapped(item) ? item.offset : String(i);
     try {
-      const rows = normalise(parseEnvelope(isWrapped(item) ? item.value : item));
+      const rows = isRaw(item) ? normaliseRaw(item) : normalise(parseEnvelope(isWrapped(item) ? item.value : (item as string | Envelope)));
       for (const s of rows.spans) out.spans.push(s);
       for (const l of rows.logs) out.logs.push(l);
     } catch (err) {

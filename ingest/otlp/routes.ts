@@ -28,6 +28,7 @@ import { VigilError, type VigilErrorCode } from '../../platform/errors.js';
 import type { Envelope } from '../../schemas/envelope.js';
 import type { InflightBudget } from '../body.js';
 import { registerIntake } from '../intake.js';
+import { envelopeKey } from '../envelopes.js';
 import type { EnvelopeKind, Publisher } from '../publisher.js';
 import { prepareErrorReply, toVigilError } from '../replies.js';
 import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf } from './decode.js';
@@ -132,7 +133,15 @@ export const otlpRoutes: FastifyPluginAsync<OtlpRoutesOptions> = async (app, opt
       if (result.accepted === 0 && result.rejected > 0) {
         throw new VigilError('VIGIL_ERR_VALIDATION', `all ${result.rejected} ${signal.noun} were rejected: ${problemsMessage(result)}`);
       }
-      await opts.publisher.publish(signal.kind, result.envelopes);
+      const publishRaw = opts.publisher.publishRaw;
+      if (result.rejected === 0 && publishRaw !== undefined && raw.length <= (opts.publisher.maxMessageBytes ?? 0) && result.envelopes.length > 0) {
+        // Everything accepted and it fits one message: forward the request as
+        // received (schemas/envelope.ts, version 2); the workers decode it.
+        const meta = { tenant: request.tenant, format: protobufBody ? ('otlp-proto' as const) : ('otlp-json' as const), kind: signal.kind, receivedAtMs: now };
+        await publishRaw.call(opts.publisher, meta, envelopeKey(result.envelopes[0]!), raw);
+      } else {
+        await opts.publisher.publish(signal.kind, result.envelopes);
+      }
       opts.metrics?.ingestRecords.inc({ signal: signal.kind, outcome: 'accepted' }, result.accepted);
       const partial =
         result.rejected > 0 ? { partialSuccess: { [signal.rejectedField]: result.rejected, errorMessage: problemsMessage(result) } } : {};

@@ -65,6 +65,28 @@ describe('ingest → real Kafka', () => {
     await ensureTopics(kafka, { topics: [topics.spans, topics.logs], partitions: 3, replication: 1 });
   });
 
+  it('a fully accepted OTLP request that fits one message is forwarded as received (version 2): the same bytes, v2 headers, keyed by its first trace id', async () => {
+    const t = { spans: uniqueName('v2spans'), logs: uniqueName('v2logs') };
+    await ensureTopics(kafka, { topics: [t.spans, t.logs], partitions: 3, replication: 1 });
+    const publisher = createKafkaPublisher({ kafka, topics: t, lingerMs: 5, log });
+    const app = appWith(publisher);
+    try {
+      const body = tracesProtobuf(tracesJson([{ traceId: TRACE_A, spanId: SPAN_1 }, { traceId: TRACE_B, spanId: SPAN_2 }]));
+      const res = await app.inject({ method: 'POST', url: '/v1/traces', headers: { ...AUTH, 'content-type': 'application/x-protobuf' }, payload: body });
+      expect(res.statusCode).toBe(200);
+      const [m] = await consume(kafka, t.spans, 1);
+      expect(Buffer.compare(m!.value!, body)).toBe(0);
+      expect(m!.key!.toString()).toBe(TRACE_A);
+      expect(Object.fromEntries(Object.entries(m!.headers!).filter(([k]) => k !== 'vigil-received-at').map(([k, v]) => [k, v!.toString()]))).toEqual({
+        'vigil-v': '2', 'vigil-tenant': 'proj-k', 'vigil-format': 'otlp-proto', 'vigil-kind': 'spans',
+      });
+      expect(Number(m!.headers!['vigil-received-at']!.toString())).toBeGreaterThan(0);
+    } finally {
+      await app.close();
+      await publisher.close();
+    }
+  });
+
   it('published messages carry the accepted records, keyed by trace id, with tenant and format headers', async () => {
     const publisher = createKafkaPublisher({ kafka, topics, lingerMs: 5, log });
     const app = appWith(publisher);
