@@ -4,7 +4,9 @@
  * Routes: /healthz, /readyz (no auth); /openapi.json (no auth);
  * /api/v1/traces, /api/v1/traces/:traceId, /api/v1/logs,
  * /api/v1/metrics/latency, /api/v1/metrics/cost, and with `alerts` the
- * /api/v1/alerts/… routes (routes/alerts.ts) (Bearer API key → tenant).
+ * /api/v1/alerts/… routes (routes/alerts.ts), and with `flags` /api/v1/flags/…,
+ * /api/v1/experiments/… and OFREP /ofrep/v1/evaluate/flags[/:key]
+ * (routes/flags-group.ts) (Bearer API key → tenant).
  * Every error answer is `{ error: { code: 'VIGIL_ERR_…', message } }`.
  *
  * Request validation is done by zod inside the handlers (so messages name the
@@ -24,6 +26,7 @@ import { logRoutes } from './routes/logs.js';
 import { metricRoutes } from './routes/metrics.js';
 import { traceRoutes } from './routes/traces.js';
 import { alertRoutes, type AlertRoutesOptions } from './routes/alerts.js';
+import { flagFeatureRoutes, type FlagFeatureOptions } from './routes/flags-group.js';
 
 export type { KeyVerifier };
 
@@ -39,6 +42,8 @@ export interface QueryAppOptions {
   metrics?: VigilMetrics;
   /** Alerting (Postgres pool, SSRF allow-list, external URL); when given, the /api/v1/alerts routes are served. */
   alerts?: AlertRoutesOptions;
+  /** Feature flags (Postgres pool, optional shared flag cache); when given, /api/v1/flags, /api/v1/experiments and /ofrep/v1 are served. */
+  flags?: FlagFeatureOptions;
 }
 
 /**
@@ -80,6 +85,7 @@ export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
     await api.register(logRoutes, { clickhouse: opts.clickhouse });
     await api.register(metricRoutes, { clickhouse: opts.clickhouse });
     if (opts.alerts !== undefined) await api.register(alertRoutes, { ...opts.alerts, clickhouse: opts.clickhouse });
+    if (opts.flags !== undefined) await api.register(flagFeatureRoutes, { ...opts.flags, clickhouse: opts.clickhouse });
   });
   return app;
 }
