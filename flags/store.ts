@@ -229,8 +229,8 @@ export async function deleteOverride(pool: pg.Pool, project: string, key: string
  */
 export async function listChanges(pool: pg.Pool, project: string, key: string, limit: number, before?: number): Promise<ChangeRow[]> {
   const res = await pool.query<ChangeRow>(
-    `SELECT id::text, flag_key, action, actor, at, before, after FROM feature_flag_changes
-     WHERE project_id = $1 AND flag_key = $2 AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $4`,
+    `SELECT c.id::text AS id, c.flag_key, c.action, c.actor, c.at, c.before, c.after FROM feature_flag_changes c
+     WHERE c.project_id = $1 AND c.flag_key = $2 AND ($3::bigint IS NULL OR c.id < $3) ORDER BY c.id DESC LIMIT $4`,
     [project, key, before ?? null, limit],
   );
   return res.rows;

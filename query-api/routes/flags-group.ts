@@ -26,7 +26,7 @@ export interface FlagFeatureOptions {
 export const flagFeatureRoutes: FastifyPluginAsync<FlagFeatureOptions & { clickhouse: ClickHouseHandle }> = async (app, opts) => {
   const cache = opts.cache ?? createFlagCache({ pool: opts.pool, log: opts.log ?? (app.log as unknown as Logger) });
   if (opts.cache === undefined) app.addHook('onClose', async () => cache.close());
-  await app.register(flagRoutes, { pool: opts.pool });
+  await app.register(flagRoutes, { pool: opts.pool, cache });
   await app.register(experimentRoutes, { pool: opts.pool, clickhouse: opts.clickhouse });
   await app.register(ofrepRoutes, { cache });
 };

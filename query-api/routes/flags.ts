@@ -17,6 +17,7 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type pg from 'pg';
+import type { FlagCache } from '../../flags/cache.js';
 import { parseFlag, zodToValidation } from '../../flags/model.js';
 import {
   createFlag, deleteFlag, deleteOverride, flagView, getFlagRow, listChanges, listFlagRows, listOverrides, setOverride, updateFlag,
@@ -28,6 +29,8 @@ import { ChangesQuery, flagDocs, KeyParams, OverrideBody, OverrideParams } from 
 
 export interface FlagRoutesOptions {
   pool: pg.Pool;
+  /** This process's flag cache: dropped for the project after each change (other processes learn it by NOTIFY). */
+  cache?: FlagCache;
 }
 
 /** Who is making a change: X-Vigil-Actor, else the key id of the Bearer key. */
@@ -55,6 +58,11 @@ function parseWith<T>(schema: { safeParse(v: unknown): { success: true; data: T 
 /** Fastify plugin with the flag routes; expects an auth hook in an enclosing scope. */
 export const flagRoutes: FastifyPluginAsync<FlagRoutesOptions> = async (app, opts) => {
   const { pool } = opts;
+  // Read-your-writes in this process: the NOTIFY of a change arrives asynchronously.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method !== 'GET' && reply.statusCode < 300 && request.tenant !== '') opts.cache?.invalidate(request.tenant);
+    return payload;
+  });
 
   app.get('/api/v1/flags', { schema: flagDocs.list }, async (request) => ({
     flags: (await listFlagRows(pool, tenantOf(request))).map(flagView),
