@@ -242,6 +242,8 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         metrics,
         ready: readiness,
         alerts: { pool: pg!.pool, allowHosts: alertAllowHosts, externalUrl: () => externalUrl ?? 'http://127.0.0.1' },
+        // Feature flags, experiments and OFREP evaluation (flags/; cache invalidated by LISTEN/NOTIFY).
+        flags: { pool: pg!.pool },
       });
       await app.listen({ host: config.host, port: config.query.port });
       closers.push({ name: 'query-api', close: () => app.close() });
