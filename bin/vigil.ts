@@ -225,6 +225,8 @@ function printBanner(v: RunningVigil, config: VigilConfig): void {
     v.demoUrl && `  demo service       ${v.demoUrl}`,
     v.queryUrl && v.demoAlerts && `  alerts             ${v.queryUrl}/api/v1/alerts  (${v.demoAlerts.rules} rules for project ${config.auth.defaultProject})`,
     v.demoAlerts && `  alert receiver     ${v.demoAlerts.receiverUrl}  (prints each signed alert here as it arrives; error bursts start after 1 min)`,
+    v.queryUrl && v.demoFlag && `  feature flags      ${v.queryUrl}/api/v1/flags  (OFREP ${v.queryUrl}/ofrep/v1/evaluate/flags; the demo's /chat evaluates ${v.demoFlag.flag})`,
+    v.queryUrl && v.demoFlag && `  experiment         ${v.queryUrl}/api/v1/experiments/${v.demoFlag.flag}  (gpt-4o vs gpt-4o-mini: latency, errors, cost per variant)`,
     `  transport          ${v.transport}`,
     kafka && v.queryUrl !== undefined && `  consumer group     ${config.kafka.consumerGroup} (${GROUP_SOURCE[config.kafka.consumerGroupSource]})`,
     `  data directory     ${config.dataDir}`,

@@ -40,6 +40,8 @@ export interface StartDemoOptions {
   scheduledDelayMillis?: number;
   /** How long to wait for the child to be ready, ms (default 30000). */
   startTimeoutMs?: number;
+  /** Vigil's query API URL: the demo evaluates its flag there over OFREP (demo/flags.ts); unset = no flag. */
+  queryUrl?: string;
 }
 
 /** A running demo. */
@@ -83,6 +85,7 @@ export async function startDemo(opts: StartDemoOptions): Promise<Demo> {
     port: opts.port ?? 0,
     load: opts.load ?? true,
     scheduledDelayMillis: opts.scheduledDelayMillis ?? 500,
+    ...(opts.queryUrl === undefined ? {} : { ofrepUrl: opts.queryUrl }),
   };
   const child = spawn(process.execPath, childEntry().args, {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

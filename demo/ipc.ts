@@ -22,6 +22,8 @@ export interface DemoChildConfig {
   load: boolean;
   /** Batch export delay, ms. */
   scheduledDelayMillis: number;
+  /** Vigil's query API (OFREP) base URL; when set, /chat picks its model with the demo flag (demo/flags.ts). */
+  ofrepUrl?: string;
 }
 
 /** Parent → child. */

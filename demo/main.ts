@@ -98,13 +98,15 @@ async function main(): Promise<void> {
   const { default: pg } = await import('pg');
   const { startDemoService } = await import('./service.js');
   const { startLoad } = await import('./load.js');
+  // The demo flag over OFREP (after the SDK: its fetch calls are traced too).
+  const flags = cfg.ofrepUrl === undefined ? undefined : await (await import('./flags.js')).startDemoFlags(cfg.ofrepUrl, cfg.apiKey);
 
   const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 4 });
   pool.on('error', (err) => log('warn', 'idle pg client error', { err: err.message }));
 
   let service: Awaited<ReturnType<typeof startDemoService>>;
   try {
-    service = await startDemoService({ pool, port: cfg.port });
+    service = await startDemoService({ pool, port: cfg.port, flags });
   } catch (err) {
     await pool.end().catch(() => undefined);
     await telemetry.shutdown();
@@ -127,6 +129,7 @@ async function main(): Promise<void> {
       log('info', 'demo stopping', { reason, requests: load?.stats.sent ?? 0 });
       await load?.stop();
       await service.close();
+      await flags?.close().catch(() => undefined);
       await pool.end().catch(() => undefined);
       await telemetry.shutdown(); // flushes spans and log records still buffered
       report({ type: 'stopped' });

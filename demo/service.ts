@@ -22,6 +22,7 @@ import type pg from 'pg';
 import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { logs, SeverityNumber, type AnyValueMap } from '@opentelemetry/api-logs';
 import { getRPCMetadata, RPCType } from '@opentelemetry/core';
+import { FULL_EXTRA_LATENCY_MS, type DemoFlags } from './flags.js';
 
 /** Model requested by the chat route. */
 export const DEMO_MODEL = 'gpt-4o-mini';
@@ -36,6 +37,8 @@ export interface DemoServiceOptions {
   port?: number;
   /** Bind address (default `127.0.0.1`). */
   host?: string;
+  /** The demo flag (demo/flags.ts): /chat asks it which model to call; unset = always DEMO_MODEL. */
+  flags?: Pick<DemoFlags, 'chatModel'>;
 }
 
 /** A running demo service. */
@@ -80,7 +83,7 @@ export async function startDemoService(opts: DemoServiceOptions): Promise<DemoSe
   await ensureDemoSchema(opts.pool);
   let selfUrl = '';
   const server = http.createServer((req, res) => {
-    handle(req, res, opts.pool, selfUrl).catch((err: unknown) => {
+    handle(req, res, opts.pool, selfUrl, opts.flags).catch((err: unknown) => {
       // Route handlers answer themselves; this only catches bugs in handle().
       if (!res.headersSent) sendJson(res, 500, { error: String(err) });
     });
@@ -107,6 +110,7 @@ async function handle(
   res: http.ServerResponse,
   pool: pg.Pool,
   selfUrl: string,
+  flags?: DemoServiceOptions['flags'],
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://demo');
   const path = url.pathname;
@@ -145,8 +149,11 @@ async function handle(
     setRoute('/chat');
     const body = (await readJson(req)) as { prompt?: unknown };
     const prompt = typeof body.prompt === 'string' ? body.prompt : 'Where is my order?';
-    const answer = await callModel(selfUrl, prompt, userId);
-    emit(SeverityNumber.INFO, 'chat answered', { 'gen_ai.request.model': DEMO_MODEL }, userId);
+    // The demo flag picks the model (its evaluation is an event on this SERVER span); "full" is slower and costlier.
+    const choice = flags === undefined ? { model: DEMO_MODEL, variant: undefined } : await flags.chatModel(userId, DEMO_MODEL);
+    if (choice.variant === 'full') await new Promise((resolve) => setTimeout(resolve, FULL_EXTRA_LATENCY_MS));
+    const answer = await callModel(selfUrl, prompt, userId, choice.model);
+    emit(SeverityNumber.INFO, 'chat answered', { 'gen_ai.request.model': choice.model }, userId);
     return sendJson(res, 200, { answer });
   }
 
@@ -183,7 +190,8 @@ function fakeCompletion(body: unknown): Completion {
   const completionTokens = 12 + (text.length % 17);
   return {
     id: `chatcmpl-${Date.now().toString(36)}`,
-    model: DEMO_RESPONSE_MODEL,
+    // Answer as the model asked for (gpt-4o for the demo flag's "full" variant: priced higher).
+    model: (body as { model?: unknown }).model === 'gpt-4o' ? 'gpt-4o-2024-08-06' : DEMO_RESPONSE_MODEL,
     choices: [
       {
         index: 0,
@@ -205,16 +213,16 @@ function fakeCompletion(body: unknown): Completion {
  * outbound fetch, whose own undici CLIENT span becomes its child.
  * @returns the assistant message text.
  */
-async function callModel(selfUrl: string, prompt: string, userId: string | undefined): Promise<string> {
+async function callModel(selfUrl: string, prompt: string, userId: string | undefined, model: string = DEMO_MODEL): Promise<string> {
   return tracer.startActiveSpan(
-    `chat ${DEMO_MODEL}`,
+    `chat ${model}`,
     {
       kind: SpanKind.CLIENT,
       attributes: {
         'gen_ai.operation.name': 'chat',
         'gen_ai.provider.name': 'openai',
         'gen_ai.system': 'openai', // pre-1.37 name, for older consumers
-        'gen_ai.request.model': DEMO_MODEL,
+        'gen_ai.request.model': model,
         'server.address': new URL(selfUrl).hostname,
         'server.port': Number(new URL(selfUrl).port),
         ...(userId ? { 'user.id': userId } : {}),
@@ -225,7 +233,7 @@ async function callModel(selfUrl: string, prompt: string, userId: string | undef
         const res = await fetch(`${selfUrl}/fake-llm/v1/chat/completions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: DEMO_MODEL, messages: [{ role: 'user', content: prompt }] }),
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: prompt }] }),
           signal: AbortSignal.timeout(5_000),
         });
         if (!res.ok) throw new Error(`model endpoint answered HTTP ${res.status}`);

@@ -57,6 +57,8 @@ export interface RunningVigil {
   demoUrl: string | undefined;
   /** With the demo and the alerts role: the local webhook receiver that prints received alerts, and the project's rule count. */
   demoAlerts: { receiverUrl: string; rules: number } | undefined;
+  /** With the demo and the query API: the demo's feature flag (evaluated over OFREP) and its experiment's id. */
+  demoFlag: { flag: string; experimentId: string } | undefined;
   /** The ClickHouse handle of this process (processor or query roles), for tools and tests. */
   clickhouse: ClickHouseHandle | undefined;
   /** Prometheus metrics of this process (also at GET /metrics on the ingest and query ports). */
@@ -310,9 +312,16 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
 
     // Demo workload.
     let demoUrl: string | undefined;
+    let demoFlag: RunningVigil['demoFlag'];
     if (opts.demo && ingestUrl !== undefined && apiKey !== undefined && pg !== undefined) {
       const { startDemo } = await import('../demo/index.js');
-      const demo = await startDemo({ ingestUrl, apiKey, databaseUrl: pg.url, log: log.child({ component: 'demo' }) });
+      if (queryUrl !== undefined) {
+        // The demo's flag and experiment (demo/flags-setup.ts); the demo evaluates the flag over OFREP.
+        const { ensureDemoFlag } = await import('../demo/flags-setup.js');
+        const { DEMO_FLAG } = await import('../demo/flags.js');
+        demoFlag = { flag: DEMO_FLAG, experimentId: await ensureDemoFlag(pg.pool, config.auth.defaultProject) };
+      }
+      const demo = await startDemo({ ingestUrl, apiKey, databaseUrl: pg.url, log: log.child({ component: 'demo' }), queryUrl: demoFlag === undefined ? undefined : queryUrl });
       closers.push({ name: 'demo', close: () => demo.stop() });
       demoUrl = demo.url;
     }
@@ -332,6 +341,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       transport,
       demoUrl,
       demoAlerts,
+      demoFlag,
       clickhouse: ch,
       metrics,
       readiness,
