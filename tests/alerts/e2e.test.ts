@@ -46,6 +46,9 @@ beforeAll(async () => {
     VIGIL_KAFKA_PARTITIONS: '2',
     VIGIL_WORKER_THREADS: '1',
     VIGIL_WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
+    // This test drives evaluation and dispatch with its own clock; keep the
+    // process's own evaluator (real clock) from claiming the rule in between.
+    VIGIL_ALERTS_TICK_MS: '600000',
     DATABASE_URL: databaseUrl,
   });
   [vigil, receiver] = await Promise.all([
