@@ -65,6 +65,7 @@ async function prepare(checks: (c: VigilConfig) => StartupChecks): Promise<{ con
 
 const INGEST_PORT = (c: VigilConfig) => ({ variable: 'VIGIL_INGEST_PORT' as const, port: c.ingest.port });
 const QUERY_PORT = (c: VigilConfig) => ({ variable: 'VIGIL_QUERY_PORT' as const, port: c.query.port });
+const GRPC_PORT = (c: VigilConfig) => ({ variable: 'VIGIL_GRPC_PORT' as const, port: c.ingest.grpcPort });
 
 /** Build the command tree. Every command has --help; commander errors are thrown (exitOverride) and mapped in {@link main}. */
 function buildProgram(setExit: (code: number) => void): Command {
@@ -91,7 +92,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('run ingest, processors and the query API in one process (embedded stores unless URLs are set)')
     .option('--no-demo', 'do not start the demo service')
     .action(async (opts: { demo: boolean }) => {
-      const { config, log } = await prepare((c) => ({ listen: [INGEST_PORT(c), QUERY_PORT(c)], servers: ['kafka', 'clickhouse', 'postgres'] }));
+      const { config, log } = await prepare((c) => ({ listen: [INGEST_PORT(c), GRPC_PORT(c), QUERY_PORT(c)], servers: ['kafka', 'clickhouse', 'postgres'] }));
       setExit(await runUntilSignal(config, log, ['ingest', 'processor', 'query', 'alerts'], { embedded: true, demo: opts.demo }));
     });
 
@@ -119,7 +120,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .command('ingest')
     .description('run the ingest role against KAFKA_BROKERS and DATABASE_URL')
     .action(async () => {
-      const { config, log } = await prepare((c) => ({ listen: [INGEST_PORT(c)], servers: ['kafka', 'postgres'] }));
+      const { config, log } = await prepare((c) => ({ listen: [INGEST_PORT(c), GRPC_PORT(c)], servers: ['kafka', 'postgres'] }));
       setExit(await runUntilSignal(config, log, ['ingest'], { embedded: false, demo: false }));
     });
   program
@@ -220,6 +221,7 @@ function printBanner(v: RunningVigil, config: VigilConfig): void {
     '',
     'Vigil is running',
     v.ingestUrl && `  OTLP/HTTP ingest   ${v.ingestUrl}/v1/traces  ${v.ingestUrl}/v1/logs`,
+    v.grpcUrl && `  OTLP/gRPC ingest   ${v.grpcUrl}  (TraceService/Export, LogsService/Export)`,
     v.ingestUrl && `  native ingest      ${v.ingestUrl}/api/v1/ingest/spans  ${v.ingestUrl}/api/v1/ingest/logs`,
     v.queryUrl && `  query API          ${v.queryUrl}/api/v1/traces`,
     v.demoUrl && `  demo service       ${v.demoUrl}`,

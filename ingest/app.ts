@@ -37,6 +37,8 @@ export interface IngestAppOptions {
   timePolicy?: TimePolicy;
   /** Prometheus metrics; when given, `GET /metrics` serves them. */
   metrics?: VigilMetrics;
+  /** The in-flight budget to admit requests against; default a new one from `limits`. Pass one to share it with OTLP/gRPC. */
+  budget?: InflightBudget;
 }
 
 /**
@@ -51,7 +53,7 @@ export function buildIngestApp(opts: IngestAppOptions): FastifyInstance {
     // Per-request log lines would dominate at ingest volume; errors are logged where handled.
     logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as FastifyInstance;
-  const budget = new InflightBudget(opts.limits);
+  const budget = opts.budget ?? new InflightBudget(opts.limits);
   const maxDelay = opts.limits.maxEventLoopDelayMs ?? 1000;
 
   if (maxDelay > 0) {

@@ -1,6 +1,14 @@
 /**
- * Request body intake: size limits, streaming gzip inflate, and the in-flight
- * budget shared by all ingest routes.
+ * Request body intake: size limits, streaming inflate (Content-Encoding gzip /
+ * x-gzip, deflate), and the in-flight budget shared by all ingest routes
+ * (OTLP/HTTP, native, and OTLP/gRPC, which admits its messages through the
+ * same {@link InflightBudget}).
+ *
+ * `deflate` is the zlib format (RFC 1950, what HTTP means by it and what
+ * the OTel Collector and Python exporters send); a body without a zlib header
+ * is inflated as raw deflate (RFC 1951), which some clients send instead.
+ * `zstd` is not accepted: Node 20's zlib has no zstd (it arrived in Node
+ * 22.15 / 23.8), and Vigil supports Node 20 — 415 naming the encodings accepted.
  *
  * OTLP spec, "OTLP/HTTP Request": the server MUST limit the body size
  * including after decompression and SHOULD answer 413. Here the compressed
@@ -72,15 +80,20 @@ export interface BodyCharge {
   charged: number;
 }
 
+/** True when `b` starts with a zlib header (RFC 1950: CM = 8, header checksum). */
+function zlibHeader(b: Buffer): boolean {
+  return b.length >= 2 && (b[0]! & 0x0f) === 8 && (b[0]! >> 4) <= 7 && ((b[0]! << 8) | b[1]!) % 31 === 0;
+}
+
 /**
- * Read a request body into one Buffer, inflating gzip as it streams.
+ * Read a request body into one Buffer, inflating gzip or deflate as it streams.
  * @param raw the request stream (Fastify content-type parser payload).
- * @param encoding Content-Encoding header value (undefined/'identity'/'gzip').
+ * @param encoding Content-Encoding header value (undefined / 'identity' / 'gzip' / 'x-gzip' / 'deflate').
  * @param charge bytes already charged for this request; grown via `budget.addBytes`.
  * @returns the (inflated) body.
  * @throws VigilError 413 VIGIL_ERR_PAYLOAD_TOO_LARGE over `maxBodyBytes`;
  *   415 VIGIL_ERR_UNSUPPORTED_MEDIA_TYPE for another Content-Encoding;
- *   400 VIGIL_ERR_DECODE for a corrupt gzip stream; 429 from the budget.
+ *   400 VIGIL_ERR_DECODE for a corrupt gzip / deflate stream; 429 from the budget.
  */
 export async function readBody(
   raw: IncomingMessage | Readable,
@@ -90,17 +103,25 @@ export async function readBody(
   charge: BodyCharge,
 ): Promise<Buffer> {
   const enc = (encoding ?? 'identity').trim().toLowerCase();
-  if (enc !== 'identity' && enc !== 'gzip' && enc !== 'x-gzip' && enc !== '') {
+  if (enc !== 'identity' && enc !== 'gzip' && enc !== 'x-gzip' && enc !== 'deflate' && enc !== '') {
     raw.resume();
-    throw new VigilError('VIGIL_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding '${enc}' is not supported; use gzip or identity`);
+    throw new VigilError(
+      'VIGIL_ERR_UNSUPPORTED_MEDIA_TYPE',
+      `Content-Encoding '${enc}' is not supported; use gzip, deflate or identity${enc === 'zstd' ? ' (zstd needs a newer Node than Vigil supports)' : ''}`,
+    );
   }
   const gzip = enc === 'gzip' || enc === 'x-gzip';
+  const deflate = enc === 'deflate';
+  const compressed = gzip || deflate;
+  const what = gzip ? 'gzip' : 'deflate';
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0; // wire bytes
     let produced = 0; // body bytes after inflate
     let done = false;
-    const inflater = gzip ? zlib.createGunzip() : null;
+    // deflate: created on the first bytes (zlib-wrapped or raw); gzip: now.
+    let inflater: zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | null = gzip ? zlib.createGunzip() : null;
+    const wire: Buffer[] = []; // deflate bytes before the format is known (< 2 bytes)
 
     const fail = (err: unknown): void => {
       if (done) return;
@@ -119,18 +140,34 @@ export async function readBody(
     const onBody = (chunk: Buffer): void => {
       if (done) return;
       produced += chunk.length;
-      if (produced > maxBodyBytes) return fail(tooLarge(maxBodyBytes, gzip ? 'inflated body' : 'body'));
+      if (produced > maxBodyBytes) return fail(tooLarge(maxBodyBytes, compressed ? 'inflated body' : 'body'));
       try {
-        charged(gzip ? received + produced : produced);
+        charged(compressed ? received + produced : produced);
       } catch (err) {
         return fail(err);
       }
       chunks.push(chunk);
     };
+    const startInflater = (first: Buffer): void => {
+      const inf = zlibHeader(first) ? zlib.createInflate() : zlib.createInflateRaw();
+      inflater = inf;
+      inf.on('data', onBody);
+      inf.on('error', (err) => fail(new VigilError('VIGIL_ERR_DECODE', `body is not valid ${what}: ${err.message}`, { cause: err })));
+      inf.on('end', finish);
+    };
     const onWire = (chunk: Buffer): void => {
       if (done) return;
       received += chunk.length;
       if (received > maxBodyBytes) return fail(tooLarge(maxBodyBytes, 'body'));
+      if (deflate && inflater === null) {
+        wire.push(chunk);
+        const head = Buffer.concat(wire);
+        if (head.length < 2) return;
+        wire.length = 0;
+        startInflater(head);
+        inflater!.write(head);
+        return;
+      }
       if (inflater !== null) inflater.write(chunk);
       else onBody(chunk);
     };
@@ -142,7 +179,7 @@ export async function readBody(
 
     if (inflater !== null) {
       inflater.on('data', onBody);
-      inflater.on('error', (err) => fail(new VigilError('VIGIL_ERR_DECODE', `body is not valid gzip: ${err.message}`, { cause: err })));
+      inflater.on('error', (err) => fail(new VigilError('VIGIL_ERR_DECODE', `body is not valid ${what}: ${err.message}`, { cause: err })));
       inflater.on('end', finish);
     }
     let ended = false;
@@ -150,6 +187,12 @@ export async function readBody(
     raw.on('error', fail);
     raw.on('end', () => {
       ended = true;
+      if (deflate && inflater === null) {
+        // Fewer than 2 bytes arrived: empty → empty body; 1 byte → not a deflate stream.
+        const head = Buffer.concat(wire);
+        if (head.length === 0) return finish();
+        return fail(new VigilError('VIGIL_ERR_DECODE', 'body is not valid deflate: truncated'));
+      }
       if (inflater !== null) inflater.end();
       else finish();
     });

@@ -88,6 +88,7 @@ const EnvSchema = z.object({
   }),
   VIGIL_INGEST_PORT: portVar('set VIGIL_INGEST_PORT to a free TCP port (default 4318; 0 picks a free one)'),
   VIGIL_QUERY_PORT: portVar('set VIGIL_QUERY_PORT to a free TCP port (default 8080; 0 picks a free one)'),
+  VIGIL_GRPC_PORT: portVar('set VIGIL_GRPC_PORT to a free TCP port for OTLP/gRPC (default 4317; 0 picks a free one)'),
   VIGIL_LOG_LEVEL: optionalString.refine((v) => v === undefined || (LOG_LEVELS as readonly string[]).includes(v), {
     message: `must be one of ${LOG_LEVELS.join(', ')}`,
   }),
@@ -167,7 +168,8 @@ export interface VigilConfig {
   dataDir: string;
   host: string;
   logLevel: (typeof LOG_LEVELS)[number];
-  ingest: { port: number; maxBodyBytes: number; maxInflightBytes: number; maxInflightRequests: number };
+  /** grpcPort: OTLP/gRPC port (VIGIL_GRPC_PORT; default 4317, or 0 — a free port — when VIGIL_INGEST_PORT is 0). */
+  ingest: { port: number; grpcPort: number; maxBodyBytes: number; maxInflightBytes: number; maxInflightRequests: number };
   query: { port: number };
   auth: { apiKey: string | undefined; defaultProject: string };
   kafka: {
@@ -290,6 +292,12 @@ export function loadConfig(env: Record<string, string | undefined>): VigilConfig
         `VIGIL_INGEST_PORT=${ingestPort} and VIGIL_QUERY_PORT=${queryPort}: ingest and the query API need different ports — change one of them`,
       );
     }
+    const grpcPort = e.VIGIL_GRPC_PORT ?? (ingestPort === 0 ? 0 : 4317);
+    for (const [variable, port] of [['VIGIL_INGEST_PORT', ingestPort], ['VIGIL_QUERY_PORT', queryPort]] as const) {
+      if (grpcPort !== 0 && grpcPort === port) {
+        problems.push(`VIGIL_GRPC_PORT=${grpcPort} and ${variable}=${port}: OTLP/gRPC needs its own port — change one of them`);
+      }
+    }
   }
   if (problems.length > 0 || e === undefined) {
     throw new VigilError('VIGIL_ERR_CONFIG', `invalid configuration: ${problems.join('; ')}`);
@@ -302,6 +310,8 @@ export function loadConfig(env: Record<string, string | undefined>): VigilConfig
     logLevel: (e.VIGIL_LOG_LEVEL ?? 'info') as VigilConfig['logLevel'],
     ingest: {
       port: e.VIGIL_INGEST_PORT ?? 4318,
+      // Default 4317 (the OTLP/gRPC port); a free one when the HTTP ingest port is 0 (tests, several instances).
+      grpcPort: e.VIGIL_GRPC_PORT ?? (e.VIGIL_INGEST_PORT === 0 ? 0 : 4317),
       maxBodyBytes: e.VIGIL_MAX_BODY_BYTES ?? 20 * 1024 * 1024,
       maxInflightBytes: e.VIGIL_MAX_INFLIGHT_BYTES ?? 64 * 1024 * 1024,
       maxInflightRequests: e.VIGIL_MAX_INFLIGHT_REQUESTS ?? 256,
@@ -342,7 +352,7 @@ export function loadConfig(env: Record<string, string | undefined>): VigilConfig
 /** What {@link checkStartup} verifies. */
 export interface StartupChecks {
   /** Ports this process will listen on on VIGIL_HOST, each with the variable that sets it (0 = any free port). */
-  listen: Array<{ variable: 'VIGIL_INGEST_PORT' | 'VIGIL_QUERY_PORT'; port: number }>;
+  listen: Array<{ variable: 'VIGIL_INGEST_PORT' | 'VIGIL_QUERY_PORT' | 'VIGIL_GRPC_PORT'; port: number }>;
   /** Configured servers this process will connect to, whose host names must exist. */
   servers: Array<'kafka' | 'clickhouse' | 'postgres'>;
   /** Time limit of each DNS lookup and listen attempt (ms; default 3000). */

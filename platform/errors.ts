@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   VIGIL_ERR_CONFLICT: { status: 409, retryable: false },
   VIGIL_ERR_WEBHOOK_DESTINATION_REFUSED: { status: 400, retryable: false },
   VIGIL_ERR_WEBHOOK_DELIVERY: { status: 502, retryable: true },
+  VIGIL_ERR_SIGNAL_NOT_SUPPORTED: { status: 404, retryable: false },
   VIGIL_ERR_INTERNAL: { status: 500, retryable: false },
 } as const;
 

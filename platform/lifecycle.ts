@@ -5,7 +5,7 @@
  *         (external, local broker, or in-process hand-off) → topics →
  *         processors (Piscina pool + consumer group) → query API → alerting
  *         (evaluator + dispatcher loops) → ingest → demo (+ demo alerting).
- * Stop:   demo → ingest (stop intake; in-flight requests finish) → publisher
+ * Stop:   demo → ingest (OTLP/gRPC, then HTTP: stop intake; in-flight requests finish) → publisher
  *         (flush, close) → processors (finish the in-flight batch, insert,
  *         commit offsets, disconnect) → worker pool (drain) → alerting (evaluator,
  *         then dispatcher: the round in flight finishes, the rest stays queued) → query API →
@@ -27,6 +27,8 @@ import { checkJavaAndMaven, startLocalKafka, type LocalKafka } from './kafka/loc
 import { createKafka } from './kafka/client.js';
 import { ensureTopics } from './kafka/topics.js';
 import { buildIngestApp } from '../ingest/app.js';
+import { InflightBudget } from '../ingest/body.js';
+import { startGrpcIngest } from '../ingest/grpc/server.js';
 import { createKafkaPublisher, createInProcessPublisher, type Publisher } from '../ingest/publisher.js';
 import { createWorkerPool, type WorkerPool } from '../processors/pool.js';
 import { createClickHouseWriter } from '../processors/writer.js';
@@ -50,6 +52,8 @@ export interface StartOptions {
 /** A running Vigil process. URLs are http://host:port; apiKey is set when one was created or given. */
 export interface RunningVigil {
   ingestUrl: string | undefined;
+  /** OTLP/gRPC ingest, `http://host:port` (ingest role). */
+  grpcUrl: string | undefined;
   queryUrl: string | undefined;
   apiKey: string | undefined;
   /** How records travel from ingest to processors. */
@@ -269,6 +273,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
 
     // Ingest.
     let ingestUrl: string | undefined;
+    let grpcUrl: string | undefined;
     if (roles.has('ingest')) {
       let publisher: Publisher;
       if (kafka !== undefined) {
@@ -293,7 +298,15 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       const pub = publisher;
       closers.push({ name: 'publisher', close: () => pub.close() });
       const keys = createKeyVerifier(pg!.pool);
+      const limits = {
+        maxBodyBytes: config.ingest.maxBodyBytes,
+        maxInflightBytes: config.ingest.maxInflightBytes,
+        maxInflightRequests: config.ingest.maxInflightRequests,
+      };
+      const budget = new InflightBudget(limits); // shared by OTLP/HTTP, native and OTLP/gRPC
+      const timePolicy = { retentionDays: config.clickhouse.retentionDays, maxFutureSkewMs: config.maxFutureSkewMs };
       const app = await buildIngestApp({
+        budget,
         log: log.child({ component: 'ingest' }),
         publisher,
         keys,
@@ -308,6 +321,19 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       await app.listen({ host: config.host, port: config.ingest.port });
       closers.push({ name: 'ingest', close: () => app.close() });
       ingestUrl = urlOf(app);
+      const grpc = await startGrpcIngest({
+        log: log.child({ component: 'ingest-grpc' }),
+        publisher,
+        keys,
+        budget,
+        maxBodyBytes: limits.maxBodyBytes,
+        timePolicy,
+        metrics,
+        host: config.host,
+        port: config.ingest.grpcPort,
+      });
+      closers.push({ name: 'ingest-grpc', close: () => grpc.close() });
+      grpcUrl = grpc.url;
     }
 
     // Demo workload.
@@ -336,6 +362,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
     let stopped: Promise<void> | undefined;
     return {
       ingestUrl,
+      grpcUrl,
       queryUrl,
       apiKey,
       transport,

@@ -29,17 +29,30 @@ export interface KeyValue {
   value?: AnyValue;
 }
 
-/** OTLP Resource. */
+/**
+ * OTLP Resource. `schemaUrl` is carried here from the enclosing
+ * ResourceSpans / ResourceLogs (trace.proto / logs.proto field 3), so an
+ * envelope (one resource, one scope) keeps it. `entityRefsCount`: how many
+ * `entity_refs` (resource.proto field 3, development status) the request
+ * carried — Vigil does not store them and says so in partial_success.
+ */
 export interface OtlpResource {
   attributes?: KeyValue[];
   droppedAttributesCount?: number;
+  schemaUrl?: string;
+  entityRefsCount?: number;
 }
 
-/** OTLP InstrumentationScope. */
+/**
+ * OTLP InstrumentationScope. `schemaUrl` is carried here from the enclosing
+ * ScopeSpans / ScopeLogs (field 3).
+ */
 export interface OtlpScope {
   name?: string;
   version?: string;
   attributes?: KeyValue[];
+  droppedAttributesCount?: number;
+  schemaUrl?: string;
 }
 
 /** OTLP Span.Event. timeUnixNano: ns since epoch, decimal string. */
@@ -47,13 +60,20 @@ export interface OtlpSpanEvent {
   timeUnixNano?: string;
   name?: string;
   attributes?: KeyValue[];
+  droppedAttributesCount?: number;
 }
 
-/** OTLP Span.Link. */
+/**
+ * OTLP Span.Link. traceId / spanId lowercase hex; flags: W3C trace flags in
+ * bits 0–7 plus SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE / IS_REMOTE (bits 8, 9).
+ */
 export interface OtlpSpanLink {
   traceId?: string;
   spanId?: string;
+  traceState?: string;
   attributes?: KeyValue[];
+  droppedAttributesCount?: number;
+  flags?: number;
 }
 
 /**
@@ -69,9 +89,14 @@ export interface OtlpSpan {
   kind?: number;
   startTimeUnixNano: string;
   endTimeUnixNano: string;
+  /** W3C trace flags (bits 0–7) and SPAN_FLAGS_CONTEXT_* bits (trace.proto, Span.flags). */
+  flags?: number;
   attributes?: KeyValue[];
+  droppedAttributesCount?: number;
   events?: OtlpSpanEvent[];
+  droppedEventsCount?: number;
   links?: OtlpSpanLink[];
+  droppedLinksCount?: number;
   status?: { code?: number; message?: string };
 }
 
@@ -86,6 +111,7 @@ export interface OtlpLogRecord {
   severityText?: string;
   body?: AnyValue;
   attributes?: KeyValue[];
+  droppedAttributesCount?: number;
   traceId?: string;
   spanId?: string;
   flags?: number;

@@ -39,6 +39,36 @@ export interface SpanRow {
   /** USD; null when the model has no known price (then unpriced = 1). */
   cost_usd: number | null;
   unpriced: 0 | 1;
+  // ---- Fidelity columns (migration 0007). Optional: a row without them gets the column defaults.
+  /** W3C trace state of the span. */
+  trace_state?: string;
+  /** Span.flags (W3C trace flags bits 0–7, SPAN_FLAGS_CONTEXT_* bits 8–9). */
+  flags?: number;
+  dropped_attributes_count?: number;
+  dropped_events_count?: number;
+  dropped_links_count?: number;
+  /** JSON array of {trace_id, span_id, trace_state, attributes (typed JSON values), dropped_attributes_count?, flags?}. */
+  links?: string;
+  /** Typed attribute maps (processors/normalize/attributes.ts TypedAttributes): each key in exactly one. */
+  attributes_string?: Record<string, string>;
+  /** Int64 values as exact decimal strings (ClickHouse parses quoted integers). */
+  attributes_int?: Record<string, string>;
+  /** Float64; non-finite as 'nan' / 'inf' / '-inf'. */
+  attributes_float?: Record<string, number | string>;
+  attributes_bool?: Record<string, number>;
+  /** Arrays and kvlists as JSON text. */
+  attributes_json?: Record<string, string>;
+  resource_attributes_string?: Record<string, string>;
+  resource_attributes_int?: Record<string, string>;
+  resource_attributes_float?: Record<string, number | string>;
+  resource_attributes_bool?: Record<string, number>;
+  resource_attributes_json?: Record<string, string>;
+  resource_dropped_attributes_count?: number;
+  resource_schema_url?: string;
+  /** JSON object of the instrumentation scope's attributes (typed JSON values). */
+  scope_attributes?: string;
+  scope_dropped_attributes_count?: number;
+  scope_schema_url?: string;
 }
 
 /** vigil.logs — one row per log record. */
@@ -57,6 +87,31 @@ export interface LogRow {
   scope_name: string;
   resource_attributes: Record<string, string>;
   attributes: Record<string, string>;
+  // ---- Fidelity columns (migration 0007). Optional: a row without them gets the column defaults.
+  /** AnyValue type of `body`: 'string' | 'int' | 'double' | 'bool' | 'bytes' (body base64) | 'array' | 'kvlist' (body JSON) | 'empty'. */
+  body_type?: string;
+  /** LogRecord.flags (W3C trace flags). */
+  flags?: number;
+  dropped_attributes_count?: number;
+  /** LogRecord.event_name. */
+  event_name?: string;
+  scope_version?: string;
+  /** JSON object of the scope's attributes (typed JSON values). */
+  scope_attributes?: string;
+  scope_dropped_attributes_count?: number;
+  scope_schema_url?: string;
+  resource_dropped_attributes_count?: number;
+  resource_schema_url?: string;
+  attributes_string?: Record<string, string>;
+  attributes_int?: Record<string, string>;
+  attributes_float?: Record<string, number | string>;
+  attributes_bool?: Record<string, number>;
+  attributes_json?: Record<string, string>;
+  resource_attributes_string?: Record<string, string>;
+  resource_attributes_int?: Record<string, string>;
+  resource_attributes_float?: Record<string, number | string>;
+  resource_attributes_bool?: Record<string, number>;
+  resource_attributes_json?: Record<string, string>;
 }
 
 /**

@@ -15,7 +15,7 @@
  */
 import protobuf from 'protobufjs';
 import { VigilError } from '../../platform/errors.js';
-import type { AnyValue, KeyValue, OtlpLogRecord, OtlpResource, OtlpScope, OtlpSpan } from '../../schemas/otlp.js';
+import type { AnyValue, KeyValue, OtlpLogRecord, OtlpResource, OtlpScope, OtlpSpan, OtlpSpanEvent, OtlpSpanLink } from '../../schemas/otlp.js';
 import { MAX_VALUE_DEPTH } from '../../schemas/limits.js';
 import { otlpProto } from './proto.js';
 
@@ -81,20 +81,28 @@ function pbAttrs(list: unknown, depth = 0): KeyValue[] {
   return ((list as Msg[] | undefined) ?? []).map((kv) => ({ key: kv['key'] as string, value: pbAnyValue(kv['value'] as Msg | null, depth) }));
 }
 
-function pbResource(r: Msg | null | undefined): OtlpResource {
-  if (!r) return { attributes: [] };
-  const out: OtlpResource = { attributes: pbAttrs(r['attributes']) };
-  if (r['droppedAttributesCount']) out.droppedAttributesCount = r['droppedAttributesCount'] as number;
+/** Resource of a ResourceSpans / ResourceLogs `rs` (with its schema_url and a count of entity_refs). */
+function pbResource(rs: Msg): OtlpResource {
+  const r = rs['resource'] as Msg | null | undefined;
+  const out: OtlpResource = { attributes: r ? pbAttrs(r['attributes']) : [] };
+  if (r?.['droppedAttributesCount']) out.droppedAttributesCount = r['droppedAttributesCount'] as number;
+  const refs = r?.['entityRefs'] as unknown[] | undefined;
+  if (refs !== undefined && refs.length > 0) out.entityRefsCount = refs.length;
+  if (rs['schemaUrl']) out.schemaUrl = rs['schemaUrl'] as string;
   return out;
 }
 
-function pbScope(s: Msg | null | undefined): OtlpScope {
-  if (!s) return {};
+/** Scope of a ScopeSpans / ScopeLogs `ss` (with its schema_url). */
+function pbScope(ss: Msg): OtlpScope {
+  const s = ss['scope'] as Msg | null | undefined;
   const out: OtlpScope = {};
+  if (ss['schemaUrl']) out.schemaUrl = ss['schemaUrl'] as string;
+  if (!s) return out;
   if (s['name']) out.name = s['name'] as string;
   if (s['version']) out.version = s['version'] as string;
   const attrs = pbAttrs(s['attributes']);
   if (attrs.length > 0) out.attributes = attrs;
+  if (s['droppedAttributesCount']) out.droppedAttributesCount = s['droppedAttributesCount'] as number;
   return out;
 }
 
@@ -111,13 +119,23 @@ function pbSpan(s: Msg): OtlpSpan {
   const parent = hex(s['parentSpanId']);
   if (parent !== '') out.parentSpanId = parent;
   if (s['traceState']) out.traceState = s['traceState'] as string;
-  const events = (s['events'] as Msg[]).map((e) => ({
-    timeUnixNano: int64(e['timeUnixNano'], true),
-    name: e['name'] as string,
-    attributes: pbAttrs(e['attributes']),
-  }));
+  if (s['flags']) out.flags = s['flags'] as number;
+  if (s['droppedAttributesCount']) out.droppedAttributesCount = s['droppedAttributesCount'] as number;
+  if (s['droppedEventsCount']) out.droppedEventsCount = s['droppedEventsCount'] as number;
+  if (s['droppedLinksCount']) out.droppedLinksCount = s['droppedLinksCount'] as number;
+  const events = (s['events'] as Msg[]).map((e) => {
+    const ev: OtlpSpanEvent = { timeUnixNano: int64(e['timeUnixNano'], true), name: e['name'] as string, attributes: pbAttrs(e['attributes']) };
+    if (e['droppedAttributesCount']) ev.droppedAttributesCount = e['droppedAttributesCount'] as number;
+    return ev;
+  });
   if (events.length > 0) out.events = events;
-  const links = (s['links'] as Msg[]).map((l) => ({ traceId: hex(l['traceId']), spanId: hex(l['spanId']), attributes: pbAttrs(l['attributes']) }));
+  const links = (s['links'] as Msg[]).map((l) => {
+    const link: OtlpSpanLink = { traceId: hex(l['traceId']), spanId: hex(l['spanId']), attributes: pbAttrs(l['attributes']) };
+    if (l['traceState']) link.traceState = l['traceState'] as string;
+    if (l['droppedAttributesCount']) link.droppedAttributesCount = l['droppedAttributesCount'] as number;
+    if (l['flags']) link.flags = l['flags'] as number;
+    return link;
+  });
   if (links.length > 0) out.links = links;
   const st = s['status'] as Msg | null | undefined;
   if (st) out.status = { code: st['code'] as number, ...(st['message'] ? { message: st['message'] as string } : {}) };
@@ -131,6 +149,7 @@ function pbLog(r: Msg): OtlpLogRecord {
     severityNumber: r['severityNumber'] as number,
     attributes: pbAttrs(r['attributes']),
   };
+  if (r['droppedAttributesCount']) out.droppedAttributesCount = r['droppedAttributesCount'] as number;
   if (r['severityText']) out.severityText = r['severityText'] as string;
   if (r['body']) out.body = pbAnyValue(r['body'] as Msg);
   const traceId = hex(r['traceId']);
@@ -158,8 +177,8 @@ export function decodeTracesProtobuf(body: Uint8Array): DecodedTraces {
   const msg = pbDecode(otlpProto().ExportTraceServiceRequest, body);
   return {
     resourceSpans: (msg['resourceSpans'] as Msg[]).map((rs) => ({
-      resource: pbResource(rs['resource'] as Msg | null),
-      scopeSpans: (rs['scopeSpans'] as Msg[]).map((ss) => ({ scope: pbScope(ss['scope'] as Msg | null), spans: (ss['spans'] as Msg[]).map(pbSpan) })),
+      resource: pbResource(rs),
+      scopeSpans: (rs['scopeSpans'] as Msg[]).map((ss) => ({ scope: pbScope(ss), spans: (ss['spans'] as Msg[]).map(pbSpan) })),
     })),
   };
 }
@@ -172,8 +191,8 @@ export function decodeLogsProtobuf(body: Uint8Array): DecodedLogs {
   const msg = pbDecode(otlpProto().ExportLogsServiceRequest, body);
   return {
     resourceLogs: (msg['resourceLogs'] as Msg[]).map((rl) => ({
-      resource: pbResource(rl['resource'] as Msg | null),
-      scopeLogs: (rl['scopeLogs'] as Msg[]).map((sl) => ({ scope: pbScope(sl['scope'] as Msg | null), logRecords: (sl['logRecords'] as Msg[]).map(pbLog) })),
+      resource: pbResource(rl),
+      scopeLogs: (rl['scopeLogs'] as Msg[]).map((sl) => ({ scope: pbScope(sl), logRecords: (sl['logRecords'] as Msg[]).map(pbLog) })),
     })),
   };
 }
@@ -254,16 +273,24 @@ function jsonAttrs(v: unknown, path: string, depth = 0): KeyValue[] {
   });
 }
 
-function jsonResource(v: unknown, path: string): OtlpResource {
-  const o = obj(v, path);
+/** Resource of the ResourceSpans / ResourceLogs object `parent` at `p` (with its schemaUrl, a count of entityRefs). */
+function jsonResource(parent: Obj, p: string): OtlpResource {
+  const path = `${p}.resource`;
+  const o = obj(parent['resource'], path);
   const out: OtlpResource = { attributes: jsonAttrs(o['attributes'], `${path}.attributes`) };
   const dropped = num(o['droppedAttributesCount'], `${path}.droppedAttributesCount`);
   if (dropped) out.droppedAttributesCount = dropped;
+  const refs = arr(o['entityRefs'], `${path}.entityRefs`);
+  if (refs.length > 0) out.entityRefsCount = refs.length;
+  const schemaUrl = str(parent['schemaUrl'], `${p}.schemaUrl`);
+  if (schemaUrl) out.schemaUrl = schemaUrl;
   return out;
 }
 
-function jsonScope(v: unknown, path: string): OtlpScope {
-  const o = obj(v, path);
+/** Scope of the ScopeSpans / ScopeLogs object `parent` at `p` (with its schemaUrl). */
+function jsonScope(parent: Obj, p: string): OtlpScope {
+  const path = `${p}.scope`;
+  const o = obj(parent['scope'], path);
   const out: OtlpScope = {};
   const name = str(o['name'], `${path}.name`);
   const version = str(o['version'], `${path}.version`);
@@ -271,7 +298,17 @@ function jsonScope(v: unknown, path: string): OtlpScope {
   if (version) out.version = version;
   const attrs = jsonAttrs(o['attributes'], `${path}.attributes`);
   if (attrs.length > 0) out.attributes = attrs;
+  const dropped = num(o['droppedAttributesCount'], `${path}.droppedAttributesCount`);
+  if (dropped) out.droppedAttributesCount = dropped;
+  const schemaUrl = str(parent['schemaUrl'], `${p}.schemaUrl`);
+  if (schemaUrl) out.schemaUrl = schemaUrl;
   return out;
+}
+
+/** Set `out[field]` from the optional integer `o[field]` when non-zero. */
+function optInt<T extends object>(out: T, field: keyof T & string, o: Obj, p: string): void {
+  const n = num(o[field], `${p}.${field}`);
+  if (n) (out as Record<string, unknown>)[field] = n;
 }
 
 function jsonSpan(v: unknown, p: string): OtlpSpan {
@@ -289,22 +326,35 @@ function jsonSpan(v: unknown, p: string): OtlpSpan {
   if (parent !== '') out.parentSpanId = parent;
   const ts = str(o['traceState'], `${p}.traceState`);
   if (ts) out.traceState = ts;
+  optInt(out, 'flags', o, p);
+  optInt(out, 'droppedAttributesCount', o, p);
+  optInt(out, 'droppedEventsCount', o, p);
+  optInt(out, 'droppedLinksCount', o, p);
   const events = arr(o['events'], `${p}.events`).map((e, i) => {
-    const eo = obj(e, `${p}.events[${i}]`);
-    return {
-      timeUnixNano: int64Json(eo['timeUnixNano'], `${p}.events[${i}].timeUnixNano`, true),
-      name: str(eo['name'], `${p}.events[${i}].name`) ?? '',
-      attributes: jsonAttrs(eo['attributes'], `${p}.events[${i}].attributes`),
+    const ep = `${p}.events[${i}]`;
+    const eo = obj(e, ep);
+    const ev: OtlpSpanEvent = {
+      timeUnixNano: int64Json(eo['timeUnixNano'], `${ep}.timeUnixNano`, true),
+      name: str(eo['name'], `${ep}.name`) ?? '',
+      attributes: jsonAttrs(eo['attributes'], `${ep}.attributes`),
     };
+    optInt(ev, 'droppedAttributesCount', eo, ep);
+    return ev;
   });
   if (events.length > 0) out.events = events;
   const links = arr(o['links'], `${p}.links`).map((l, i) => {
-    const lo = obj(l, `${p}.links[${i}]`);
-    return {
-      traceId: hexJson(lo['traceId'], `${p}.links[${i}].traceId`),
-      spanId: hexJson(lo['spanId'], `${p}.links[${i}].spanId`),
-      attributes: jsonAttrs(lo['attributes'], `${p}.links[${i}].attributes`),
+    const lp = `${p}.links[${i}]`;
+    const lo = obj(l, lp);
+    const link: OtlpSpanLink = {
+      traceId: hexJson(lo['traceId'], `${lp}.traceId`),
+      spanId: hexJson(lo['spanId'], `${lp}.spanId`),
+      attributes: jsonAttrs(lo['attributes'], `${lp}.attributes`),
     };
+    const lts = str(lo['traceState'], `${lp}.traceState`);
+    if (lts) link.traceState = lts;
+    optInt(link, 'droppedAttributesCount', lo, lp);
+    optInt(link, 'flags', lo, lp);
+    return link;
   });
   if (links.length > 0) out.links = links;
   if (o['status'] !== undefined && o['status'] !== null) {
@@ -323,6 +373,7 @@ function jsonLog(v: unknown, p: string): OtlpLogRecord {
     severityNumber: num(o['severityNumber'], `${p}.severityNumber`) ?? 0,
     attributes: jsonAttrs(o['attributes'], `${p}.attributes`),
   };
+  optInt(out, 'droppedAttributesCount', o, p);
   const sevText = str(o['severityText'], `${p}.severityText`);
   if (sevText) out.severityText = sevText;
   if (o['body'] !== undefined && o['body'] !== null) out.body = jsonAnyValue(o['body'], `${p}.body`);
@@ -360,11 +411,11 @@ export function decodeTracesJson(body: Uint8Array): DecodedTraces {
       const p = `resourceSpans[${i}]`;
       const o = obj(rs, p);
       return {
-        resource: jsonResource(o['resource'], `${p}.resource`),
+        resource: jsonResource(o, p),
         scopeSpans: arr(o['scopeSpans'], `${p}.scopeSpans`).map((ss, j) => {
           const so = obj(ss, `${p}.scopeSpans[${j}]`);
           return {
-            scope: jsonScope(so['scope'], `${p}.scopeSpans[${j}].scope`),
+            scope: jsonScope(so, `${p}.scopeSpans[${j}]`),
             spans: arr(so['spans'], `${p}.scopeSpans[${j}].spans`).map((s, k) => jsonSpan(s, `${p}.scopeSpans[${j}].spans[${k}]`)),
           };
         }),
@@ -384,11 +435,11 @@ export function decodeLogsJson(body: Uint8Array): DecodedLogs {
       const p = `resourceLogs[${i}]`;
       const o = obj(rl, p);
       return {
-        resource: jsonResource(o['resource'], `${p}.resource`),
+        resource: jsonResource(o, p),
         scopeLogs: arr(o['scopeLogs'], `${p}.scopeLogs`).map((sl, j) => {
           const so = obj(sl, `${p}.scopeLogs[${j}]`);
           return {
-            scope: jsonScope(so['scope'], `${p}.scopeLogs[${j}].scope`),
+            scope: jsonScope(so, `${p}.scopeLogs[${j}]`),
             logRecords: arr(so['logRecords'], `${p}.scopeLogs[${j}].logRecords`).map((r, k) => jsonLog(r, `${p}.scopeLogs[${j}].logRecords[${k}]`)),
           };
         }),

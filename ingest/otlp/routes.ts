@@ -1,10 +1,12 @@
 /**
  * OTLP/HTTP routes (OTLP specification, "OTLP/HTTP"): `POST /v1/traces`,
- * `POST /v1/logs`.
+ * `POST /v1/logs`; `POST /v1/metrics` answers 404 VIGIL_ERR_SIGNAL_NOT_SUPPORTED
+ * (a google.rpc.Status saying metrics are not stored). Decoding, validation and
+ * publishing are shared with OTLP/gRPC (ingest/otlp/export.ts).
  *
  * Request: Content-Type application/x-protobuf (binary Export*ServiceRequest)
- * or application/json (OTLP/JSON); anything else → 415. Content-Encoding gzip
- * or identity. Authorization: Bearer <API key>.
+ * or application/json (OTLP/JSON); anything else → 415. Content-Encoding gzip,
+ * deflate or identity (ingest/body.ts). Authorization: Bearer <API key>.
  *
  * Response Content-Type mirrors the request ("OTLP/HTTP Response"):
  * - 200, Export*ServiceResponse: empty on full success ("Full Success": the
@@ -21,21 +23,21 @@
  * 200 is sent only after the publisher resolved (Kafka acknowledged).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type protobuf from 'protobufjs';
 import { addAuthHook } from '../../platform/auth/plugin.js';
 import type { KeyVerifier } from '../../platform/auth/keys.js';
 import { VigilError, type VigilErrorCode } from '../../platform/errors.js';
-import type { Envelope } from '../../schemas/envelope.js';
 import type { InflightBudget } from '../body.js';
 import { registerIntake } from '../intake.js';
-import { envelopeKey } from '../envelopes.js';
-import type { EnvelopeKind, Publisher } from '../publisher.js';
+import type { Publisher } from '../publisher.js';
 import { prepareErrorReply, toVigilError } from '../replies.js';
-import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf } from './decode.js';
 import type { VigilMetrics } from '../../platform/metrics.js';
-import { acceptanceWindow, type TimePolicy, type TimeWindow } from '../../schemas/limits.js';
+import type { TimePolicy } from '../../schemas/limits.js';
+import { encodeResponse, exportOtlp, jsonResponse, LOGS, TRACES, type OtlpSignal } from './export.js';
 import { encodeStatus, otlpProto } from './proto.js';
-import { problemsMessage, validateLogs, validateTraces, type Validated } from './validate.js';
+
+/** The answer to `POST /v1/metrics` (and the gRPC MetricsService, which Vigil does not serve). */
+export const METRICS_NOT_STORED =
+  'Vigil stores traces and logs only; OTLP metrics are not accepted. Disable the metrics exporter (OTEL_METRICS_EXPORTER=none) or send metrics to another backend';
 
 export const PROTOBUF = 'application/x-protobuf';
 export const JSON_TYPE = 'application/json';
@@ -59,6 +61,7 @@ const GRPC_CODE: Partial<Record<VigilErrorCode, number>> = {
   VIGIL_ERR_KAFKA_UNAVAILABLE: 14, // UNAVAILABLE
   VIGIL_ERR_SHUTTING_DOWN: 14,
   VIGIL_ERR_POSTGRES_UNAVAILABLE: 14,
+  VIGIL_ERR_SIGNAL_NOT_SUPPORTED: 12, // UNIMPLEMENTED
   VIGIL_ERR_INTERNAL: 13, // INTERNAL
 };
 
@@ -74,38 +77,9 @@ function sendStatus(request: FastifyRequest, reply: FastifyReply, err: VigilErro
   return reply.type(JSON_TYPE).send({ code, message: err.message });
 }
 
-interface Signal {
-  url: string;
-  kind: EnvelopeKind;
-  decodeProtobuf(body: Buffer): unknown;
-  decodeJson(body: Buffer): unknown;
-  validate(decoded: unknown, tenant: string, now: number, window: TimeWindow): Validated<Envelope>;
-  response: () => protobuf.Type;
-  rejectedField: 'rejectedSpans' | 'rejectedLogRecords';
-  noun: string;
-}
-
-const SIGNALS: Signal[] = [
-  {
-    url: '/v1/traces',
-    kind: 'spans',
-    decodeProtobuf: decodeTracesProtobuf,
-    decodeJson: decodeTracesJson,
-    validate: (d, t, n, w) => validateTraces(d as ReturnType<typeof decodeTracesJson>, t, n, w),
-    response: () => otlpProto().ExportTraceServiceResponse,
-    rejectedField: 'rejectedSpans',
-    noun: 'spans',
-  },
-  {
-    url: '/v1/logs',
-    kind: 'logs',
-    decodeProtobuf: decodeLogsProtobuf,
-    decodeJson: decodeLogsJson,
-    validate: (d, t, n, w) => validateLogs(d as ReturnType<typeof decodeLogsJson>, t, n, w),
-    response: () => otlpProto().ExportLogsServiceResponse,
-    rejectedField: 'rejectedLogRecords',
-    noun: 'log records',
-  },
+const SIGNALS: Array<{ url: string; signal: OtlpSignal }> = [
+  { url: '/v1/traces', signal: TRACES },
+  { url: '/v1/logs', signal: LOGS },
 ];
 
 function addOtlpAuth(app: FastifyInstance, keys: KeyVerifier): void {
@@ -121,39 +95,18 @@ export const otlpRoutes: FastifyPluginAsync<OtlpRoutesOptions> = async (app, opt
   registerIntake(app, { budget: opts.budget, maxBodyBytes: opts.maxBodyBytes, mediaTypes: [PROTOBUF, JSON_TYPE] });
   app.setErrorHandler((err, request, reply) => sendStatus(request, reply, toVigilError(err, request)));
 
-  for (const signal of SIGNALS) {
-    app.post(signal.url, async (request, reply) => {
-      const body = request.body as Buffer | undefined;
+  for (const { url, signal } of SIGNALS) {
+    app.post(url, async (request, reply) => {
+      const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
       const protobufBody = isProtobuf(request);
-      const raw = body ?? Buffer.alloc(0);
-      const decoded = protobufBody ? signal.decodeProtobuf(raw) : signal.decodeJson(raw);
-      const now = Date.now();
-      const result = signal.validate(decoded, request.tenant, now, acceptanceWindow(timePolicy, now));
-      if (result.rejected > 0) opts.metrics?.ingestRecords.inc({ signal: signal.kind, outcome: 'rejected' }, result.rejected);
-      if (result.accepted === 0 && result.rejected > 0) {
-        throw new VigilError('VIGIL_ERR_VALIDATION', `all ${result.rejected} ${signal.noun} were rejected: ${problemsMessage(result)}`);
-      }
-      const publishRaw = opts.publisher.publishRaw;
-      if (result.rejected === 0 && publishRaw !== undefined && raw.length <= (opts.publisher.maxMessageBytes ?? 0) && result.envelopes.length > 0) {
-        // Everything accepted and it fits one message: forward the request as
-        // received (schemas/envelope.ts, version 2); the workers decode it.
-        const meta = { tenant: request.tenant, format: protobufBody ? ('otlp-proto' as const) : ('otlp-json' as const), kind: signal.kind, receivedAtMs: now };
-        await publishRaw.call(opts.publisher, meta, envelopeKey(result.envelopes[0]!), raw);
-      } else {
-        await opts.publisher.publish(signal.kind, result.envelopes);
-      }
-      opts.metrics?.ingestRecords.inc({ signal: signal.kind, outcome: 'accepted' }, result.accepted);
-      const partial =
-        result.rejected > 0 ? { partialSuccess: { [signal.rejectedField]: result.rejected, errorMessage: problemsMessage(result) } } : {};
-      if (protobufBody) {
-        const type = signal.response();
-        return reply.type(PROTOBUF).send(Buffer.from(type.encode(type.fromObject(partial)).finish()));
-      }
-      // proto3 JSON mapping: int64 as a decimal string.
-      const json = result.rejected > 0
-        ? { partialSuccess: { [signal.rejectedField]: String(result.rejected), errorMessage: problemsMessage(result) } }
-        : {};
-      return reply.type(JSON_TYPE).send(json);
+      const outcome = await exportOtlp(opts, signal, body, protobufBody ? 'otlp-proto' : 'otlp-json', request.tenant);
+      if (protobufBody) return reply.type(PROTOBUF).send(encodeResponse(signal, outcome));
+      return reply.type(JSON_TYPE).send(jsonResponse(signal, outcome));
     });
   }
+
+  // Metrics are not stored: a clear OTLP failure (google.rpc.Status), so SDK logs explain themselves.
+  app.post('/v1/metrics', async () => {
+    throw new VigilError('VIGIL_ERR_SIGNAL_NOT_SUPPORTED', METRICS_NOT_STORED);
+  });
 };

@@ -8,10 +8,19 @@
  * - arrays and kvlists (OTLP) or arrays / objects (native) as compact JSON of
  *   their plain values; bytes (OTLP) as the base64 string; empty value → ''.
  * Later duplicates of a key win.
+ *
+ * Typed columns (migration 0007, {@link TypedAttributes}) keep the OTLP value
+ * type: `*_string` (stringValue, and bytesValue as base64), `*_int` (intValue,
+ * int64 as an exact decimal string in the JSONEachRow row), `*_float`
+ * (doubleValue; NaN / ±Infinity as 'nan' / 'inf' / '-inf', which ClickHouse
+ * parses into Float64), `*_bool` (0 / 1), `*_json` (arrayValue and kvlistValue
+ * as compact JSON of their plain values; an empty AnyValue as 'null'). Each key
+ * is in exactly one typed map (the last duplicate decides), and also, as a
+ * string, in the legacy `attributes` / `resource_attributes` map.
  */
 import type { AnyValue, KeyValue } from '../../schemas/otlp.js';
 
-/** Plain JS value of an OTLP AnyValue (for JSON): int64 beyond 2^53 stays a string. */
+/** Plain JS value of an OTLP AnyValue (for JSON): int64 beyond 2^53 stays a decimal string; bytes stay base64; non-finite doubles become 'NaN' / 'Infinity' / '-Infinity'. */
 export function anyValueToPlain(v: AnyValue | undefined): unknown {
   if (v === undefined || v === null) return null;
   if (v.stringValue !== undefined) return v.stringValue;
@@ -20,7 +29,11 @@ export function anyValueToPlain(v: AnyValue | undefined): unknown {
     const n = Number(v.intValue);
     return Number.isSafeInteger(n) ? n : String(v.intValue);
   }
-  if (v.doubleValue !== undefined) return v.doubleValue;
+  if (v.doubleValue !== undefined) {
+    // proto3 JSON mapping: non-finite doubles as "NaN" / "Infinity" / "-Infinity" (JSON has no such numbers).
+    const d = Number(v.doubleValue);
+    return Number.isFinite(d) ? d : String(d);
+  }
   if (v.arrayValue !== undefined) return (v.arrayValue.values ?? []).map(anyValueToPlain);
   if (v.kvlistValue !== undefined) {
     const o: Record<string, unknown> = {};
@@ -75,4 +88,114 @@ export function normalizeId(id: string | undefined | null): string {
   if (!id) return '';
   const s = id.replace(/-/g, '').toLowerCase();
   return /^0*$/.test(s) ? '' : s;
+}
+
+/** One attribute list split by value type (see module doc); every key in exactly one map. */
+export interface TypedAttributes {
+  /** stringValue; bytesValue as base64. */
+  string: Record<string, string>;
+  /** intValue as an exact decimal string (−2^63 … 2^63−1). */
+  int: Record<string, string>;
+  /** doubleValue; non-finite values as 'nan' / 'inf' / '-inf'. */
+  float: Record<string, number | string>;
+  /** boolValue as 0 / 1. */
+  bool: Record<string, 0 | 1>;
+  /** arrayValue / kvlistValue as compact JSON; an empty value as 'null'. */
+  json: Record<string, string>;
+}
+
+/** Both forms of one attribute list: every value as a string, and split by type. */
+export interface FlattenedAttributes {
+  all: Record<string, string>;
+  typed: TypedAttributes;
+}
+
+type TypedKind = keyof TypedAttributes;
+const TYPED_KINDS: readonly TypedKind[] = ['string', 'int', 'float', 'bool', 'json'];
+
+function emptyTyped(): TypedAttributes {
+  return { string: {}, int: {}, float: {}, bool: {}, json: {} };
+}
+
+/** A double as a JSONEachRow Float64 value (JSON has no NaN / Infinity). */
+export function floatCell(n: number): number | string {
+  if (Number.isFinite(n)) return n;
+  if (Number.isNaN(n)) return 'nan';
+  return n > 0 ? 'inf' : '-inf';
+}
+
+function putTyped(t: TypedAttributes, key: string, kind: TypedKind, value: string | number): void {
+  for (const k of TYPED_KINDS) if (k !== kind && key in t[k]) delete t[k][key];
+  (t[kind] as Record<string, string | number>)[key] = value;
+}
+
+/** Where one OTLP AnyValue goes among the typed maps. */
+function typedOfAnyValue(v: AnyValue | undefined): [TypedKind, string | number] {
+  if (v === undefined || v === null) return ['json', 'null'];
+  if (v.stringValue !== undefined) return ['string', v.stringValue];
+  if (v.boolValue !== undefined) return ['bool', v.boolValue ? 1 : 0];
+  if (v.intValue !== undefined) return ['int', String(v.intValue)];
+  if (v.doubleValue !== undefined) return ['float', floatCell(Number(v.doubleValue))];
+  if (v.bytesValue !== undefined) return ['string', v.bytesValue];
+  if (v.arrayValue !== undefined || v.kvlistValue !== undefined) return ['json', JSON.stringify(anyValueToPlain(v))];
+  return ['json', 'null'];
+}
+
+/**
+ * Flatten OTLP attributes into the legacy string map and the typed maps in one pass.
+ * @param kvs OTLP KeyValue list (decoded, schemas/otlp.ts); later duplicates win.
+ */
+export function flattenKeyValuesTyped(kvs: KeyValue[] | undefined): FlattenedAttributes {
+  const out: FlattenedAttributes = { all: {}, typed: emptyTyped() };
+  if (!Array.isArray(kvs)) return out;
+  for (const kv of kvs) {
+    if (!kv || typeof kv.key !== 'string') continue;
+    out.all[kv.key] = anyValueToString(kv.value);
+    const [kind, value] = typedOfAnyValue(kv.value);
+    putTyped(out.typed, kv.key, kind, value);
+  }
+  return out;
+}
+
+/**
+ * Native attributes (a JSON object) split by type: strings; safe integers (and
+ * bigints) → int; other numbers → float; booleans → bool; null, arrays and
+ * objects → json. Undefined values are skipped.
+ */
+export function typedPlain(obj: Record<string, unknown> | undefined | null): TypedAttributes {
+  const t = emptyTyped();
+  if (!obj || typeof obj !== 'object') return t;
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === undefined) continue;
+    if (typeof v === 'string') putTyped(t, k, 'string', v);
+    else if (typeof v === 'boolean') putTyped(t, k, 'bool', v ? 1 : 0);
+    else if (typeof v === 'bigint') putTyped(t, k, 'int', v.toString());
+    else if (typeof v === 'number') putTyped(t, k, Number.isSafeInteger(v) ? 'int' : 'float', Number.isSafeInteger(v) ? String(v) : floatCell(v));
+    else putTyped(t, k, 'json', JSON.stringify(v));
+  }
+  return t;
+}
+
+/** OTLP attributes as a JSON object of plain typed values (event and link attributes, scope attributes). */
+export function keyValuesToPlain(kvs: KeyValue[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!Array.isArray(kvs)) return out;
+  for (const kv of kvs) if (kv && typeof kv.key === 'string') out[kv.key] = anyValueToPlain(kv.value);
+  return out;
+}
+
+/** The typed-map row columns `${prefix}_string` … `${prefix}_json` of `t`. */
+export function typedColumns<P extends string>(prefix: P, t: TypedAttributes): { [K in TypedKind as `${P}_${K}`]: TypedAttributes[K] } {
+  return {
+    [`${prefix}_string`]: t.string,
+    [`${prefix}_int`]: t.int,
+    [`${prefix}_float`]: t.float,
+    [`${prefix}_bool`]: t.bool,
+    [`${prefix}_json`]: t.json,
+  } as { [K in TypedKind as `${P}_${K}`]: TypedAttributes[K] };
+}
+
+/** A count for a UInt32 column: a non-negative integer ≤ 2^32−1, else 0. */
+export function uint32(n: unknown): number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? n : 0;
 }

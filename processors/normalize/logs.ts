@@ -5,7 +5,11 @@
  * 5–8 DEBUG, 9–12 INFO, 13–16 WARN, 17–20 ERROR, 21–24 FATAL; short names
  * TRACE, TRACE2 … FATAL4). A missing severity text is derived from the number;
  * a missing number (0) is derived from a recognised text. Body AnyValue → string
- * (strings as-is, structured values as JSON). Time: `timeUnixNano`, else
+ * (strings as-is, structured values as JSON, bytes base64) plus `body_type`
+ * naming the AnyValue member, so the query API returns the body typed (a
+ * kvlist as a JSON object). Typed attribute maps, flags, dropped counts,
+ * event name, scope version / attributes and schema URLs in their own columns
+ * (migration 0007); `eventName` is also kept as attribute `event.name`. Time: `timeUnixNano`, else
  * `observedTimeUnixNano`, else the envelope's receive time; observed time
  * likewise falls back to the receive time.
  *
@@ -15,7 +19,8 @@ import type { OtlpLogRecord, OtlpResource, OtlpScope } from '../../schemas/otlp.
 import type { NativeLog } from '../../schemas/native.js';
 import type { LogRow } from '../../schemas/rows.js';
 import { msToNs, nsToClickHouse } from '../../schemas/time.js';
-import { anyValueToString, flattenKeyValues, flattenPlain, normalizeId } from './attributes.js';
+import type { AnyValue } from '../../schemas/otlp.js';
+import { anyValueToString, flattenKeyValuesTyped, flattenPlain, keyValuesToPlain, normalizeId, typedColumns, typedPlain, uint32 } from './attributes.js';
 import { parseMs, parseNs } from './spans.js';
 
 const RANGE_NAMES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
@@ -49,6 +54,19 @@ function nonZeroNs(v: string | undefined, what: string): bigint | undefined {
   return n === 0n ? undefined : n;
 }
 
+/** The `body_type` of an OTLP log body (see rows.ts LogRow.body_type). */
+export function bodyType(v: AnyValue | undefined): string {
+  if (v === undefined || v === null) return 'empty';
+  if (v.stringValue !== undefined) return 'string';
+  if (v.boolValue !== undefined) return 'bool';
+  if (v.intValue !== undefined) return 'int';
+  if (v.doubleValue !== undefined) return 'double';
+  if (v.bytesValue !== undefined) return 'bytes';
+  if (v.arrayValue !== undefined) return 'array';
+  if (v.kvlistValue !== undefined) return 'kvlist';
+  return 'empty';
+}
+
 /** One OTLP log record → LogRow. */
 export function otlpLogToRow(
   tenant: string,
@@ -60,8 +78,10 @@ export function otlpLogToRow(
   const received = msToNs(receivedAtMs);
   const observed = nonZeroNs(rec.observedTimeUnixNano, 'observedTimeUnixNano');
   const time = nonZeroNs(rec.timeUnixNano, 'timeUnixNano') ?? observed ?? received;
-  const resourceAttributes = flattenKeyValues(resource?.attributes);
-  const attributes = flattenKeyValues(rec.attributes);
+  const res = flattenKeyValuesTyped(resource?.attributes);
+  const attrs = flattenKeyValuesTyped(rec.attributes);
+  const resourceAttributes = res.all;
+  const attributes = attrs.all;
   if (rec.eventName) attributes['event.name'] = rec.eventName;
   let num = Number.isInteger(rec.severityNumber) ? (rec.severityNumber as number) : 0;
   if (num < 0 || num > 24) num = 0;
@@ -79,6 +99,18 @@ export function otlpLogToRow(
     scope_name: scope?.name ?? '',
     resource_attributes: resourceAttributes,
     attributes,
+    body_type: bodyType(rec.body),
+    flags: uint32(rec.flags),
+    dropped_attributes_count: uint32(rec.droppedAttributesCount),
+    event_name: rec.eventName ?? '',
+    scope_version: scope?.version ?? '',
+    scope_attributes: JSON.stringify(keyValuesToPlain(scope?.attributes)),
+    scope_dropped_attributes_count: uint32(scope?.droppedAttributesCount),
+    scope_schema_url: scope?.schemaUrl ?? '',
+    resource_dropped_attributes_count: uint32(resource?.droppedAttributesCount),
+    resource_schema_url: resource?.schemaUrl ?? '',
+    ...typedColumns('attributes', attrs.typed),
+    ...typedColumns('resource_attributes', res.typed),
   };
 }
 
@@ -100,5 +132,8 @@ export function nativeLogToRow(tenant: string, rec: NativeLog, receivedAtMs: num
     scope_name: '',
     resource_attributes: resourceAttributes,
     attributes: flattenPlain(rec.attributes),
+    body_type: 'string',
+    ...typedColumns('attributes', typedPlain(rec.attributes)),
+    ...typedColumns('resource_attributes', typedPlain({ ...(rec.service ? { 'service.name': rec.service } : {}), ...rec.resource })),
   };
 }

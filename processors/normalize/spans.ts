@@ -4,7 +4,12 @@
  * OTLP: attributes flattened (normalize/attributes.ts); service from resource
  * `service.name` ('unknown_service' when absent, per the OTel resource
  * semconv default); SpanKind enum → name; status code 0/1/2 → 'unset'/'ok'/'error';
- * events → JSON `[{time_unix_nano, name, attributes}]`.
+ * events → JSON `[{time_unix_nano, name, attributes, dropped_attributes_count?}]`,
+ * links → JSON `[{trace_id, span_id, trace_state, attributes, dropped_attributes_count?, flags?}]`
+ * (attribute values typed JSON: numbers, booleans, strings, arrays, objects;
+ * int64 beyond 2^53 and bytes as strings); typed attribute maps, dropped
+ * counts, trace state, flags, schema URLs and scope attributes in their own
+ * columns (migration 0007). Native spans get typed maps from their JSON types.
  * Native: times in epoch ms (or ISO strings) → ns; end from start + duration_ms
  * when end_time is absent; status completed/ok → 'ok', failed/error → 'error',
  * anything else 'unset'; `error` → status_message, `error_type` → attribute
@@ -21,7 +26,7 @@ import { msToNs, nsToClickHouse } from '../../schemas/time.js';
 import { STORABLE_WINDOW, timeProblem } from '../../schemas/limits.js';
 import { priceCall } from '../cost.js';
 import { genAiInfo } from '../genai.js';
-import { flattenKeyValues, flattenPlain, normalizeId } from './attributes.js';
+import { flattenKeyValuesTyped, flattenPlain, keyValuesToPlain, normalizeId, typedColumns, typedPlain, uint32 } from './attributes.js';
 
 const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
 const STATUS_NAMES = ['unset', 'ok', 'error'] as const;
@@ -64,7 +69,7 @@ function requireId(id: string | undefined | null, what: string): string {
 
 /** Fill the GenAI and cost columns of a row from its attributes (+ native explicit fields). */
 function withGenAi(
-  base: Omit<SpanRow, 'model' | 'provider' | 'user_id' | 'input_tokens' | 'output_tokens' | 'cached_tokens' | 'cost_usd' | 'unpriced'>,
+  base: Omit<SpanRow, 'model' | 'provider' | 'user_id' | 'input_tokens' | 'output_tokens' | 'cached_tokens' | 'cost_usd' | 'unpriced'> & Partial<SpanRow>,
   startNs: bigint,
   explicit?: Parameters<typeof genAiInfo>[1],
 ): SpanRow {
@@ -88,15 +93,28 @@ function withGenAi(
  * @param tenant project id from the envelope.
  */
 export function otlpSpanToRow(tenant: string, resource: OtlpResource | undefined, scope: OtlpScope | undefined, span: OtlpSpan): SpanRow {
-  const resourceAttributes = flattenKeyValues(resource?.attributes);
-  const attributes = flattenKeyValues(span.attributes);
+  const res = flattenKeyValuesTyped(resource?.attributes);
+  const attrs = flattenKeyValuesTyped(span.attributes);
+  const resourceAttributes = res.all;
+  const attributes = attrs.all;
   const startNs = parseNs(span.startTimeUnixNano, 'startTimeUnixNano');
   const endNs = parseNs(span.endTimeUnixNano, 'endTimeUnixNano');
-  const events = (span.events ?? []).map((e) => ({
-    time_unix_nano: e.timeUnixNano ?? '0',
-    name: e.name ?? '',
-    attributes: flattenKeyValues(e.attributes),
-  }));
+  const events = (span.events ?? []).map((e) => {
+    const out: Record<string, unknown> = { time_unix_nano: e.timeUnixNano ?? '0', name: e.name ?? '', attributes: keyValuesToPlain(e.attributes) };
+    if (uint32(e.droppedAttributesCount) > 0) out['dropped_attributes_count'] = uint32(e.droppedAttributesCount);
+    return out;
+  });
+  const links = (span.links ?? []).map((l) => {
+    const out: Record<string, unknown> = {
+      trace_id: normalizeId(l.traceId),
+      span_id: normalizeId(l.spanId),
+      trace_state: l.traceState ?? '',
+      attributes: keyValuesToPlain(l.attributes),
+    };
+    if (uint32(l.droppedAttributesCount) > 0) out['dropped_attributes_count'] = uint32(l.droppedAttributesCount);
+    if (uint32(l.flags) > 0) out['flags'] = uint32(l.flags);
+    return out;
+  });
   return withGenAi(
     {
       tenant,
@@ -116,6 +134,19 @@ export function otlpSpanToRow(tenant: string, resource: OtlpResource | undefined
       resource_attributes: resourceAttributes,
       attributes,
       events: JSON.stringify(events),
+      trace_state: span.traceState ?? '',
+      flags: uint32(span.flags),
+      dropped_attributes_count: uint32(span.droppedAttributesCount),
+      dropped_events_count: uint32(span.droppedEventsCount),
+      dropped_links_count: uint32(span.droppedLinksCount),
+      links: JSON.stringify(links),
+      ...typedColumns('attributes', attrs.typed),
+      ...typedColumns('resource_attributes', res.typed),
+      resource_dropped_attributes_count: uint32(resource?.droppedAttributesCount),
+      resource_schema_url: resource?.schemaUrl ?? '',
+      scope_attributes: JSON.stringify(keyValuesToPlain(scope?.attributes)),
+      scope_dropped_attributes_count: uint32(scope?.droppedAttributesCount),
+      scope_schema_url: scope?.schemaUrl ?? '',
     },
     startNs,
   );
@@ -159,6 +190,8 @@ export function nativeSpanToRow(tenant: string, span: NativeSpan): SpanRow {
       resource_attributes: resourceAttributes,
       attributes,
       events: '[]',
+      ...typedColumns('attributes', typedPlain({ ...span.attributes, ...(span.error_type ? { 'error.type': span.error_type } : {}), ...(span.span_type ? { 'vigil.span_type': span.span_type } : {}) })),
+      ...typedColumns('resource_attributes', typedPlain({ ...(span.service ? { 'service.name': span.service } : {}), ...span.resource })),
     },
     startNs,
     {

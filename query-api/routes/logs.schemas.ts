@@ -50,12 +50,25 @@ export interface LogRecord {
   time_unix_nano: string;
   severity_text: string;
   severity_number: number;
-  body: string;
+  /**
+   * The body with its OTLP type (issue 8): a string, a number, a boolean, a
+   * JSON object (kvlist) or array, bytes as a base64 string ('' when empty).
+   */
+  body: unknown;
+  /** The body's AnyValue member: string, int, double, bool, bytes, array, kvlist or empty. */
+  body_type: string;
   service: string;
   trace_id: string;
   span_id: string;
-  attributes: Record<string, string>;
-  resource_attributes: Record<string, string>;
+  /** Attribute values with their OTLP type, as in the trace API's spans. */
+  attributes: Record<string, unknown>;
+  resource_attributes: Record<string, unknown>;
+  /** LogRecord.event_name ('' when none). */
+  event_name: string;
+  /** LogRecord.flags (W3C trace flags). */
+  flags: number;
+  /** Attributes the sender dropped, as it reported them. */
+  dropped_attributes_count: number;
 }
 
 export const logListDoc = {

@@ -15,6 +15,7 @@ import { num, selectRows } from '../clickhouse.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { nsToIso, parseParams, resolveWindow } from '../params.js';
 import { LogListQuery, logListDoc, type LogRecord } from './logs.schemas.js';
+import { typedAttributeColumns, typedAttributes, typedBody } from '../typed-attributes.js';
 
 export interface LogRoutesOptions {
   clickhouse: ClickHouseHandle;
@@ -31,6 +32,12 @@ interface LogDbRow {
   span_id: string;
   attributes: Record<string, string>;
   resource_attributes: Record<string, string>;
+  // Migration 0007 (issue 8): body type, flags, event name, dropped count, typed attribute maps (typed-attributes.ts).
+  body_type: string;
+  flags: unknown;
+  event_name: string;
+  dropped_attributes_count: unknown;
+  [typedColumn: string]: unknown;
 }
 
 const ROW_KEY = 'cityHash64(service, trace_id, span_id, body, observed_time)';
@@ -39,7 +46,9 @@ const ROW_KEY = 'cityHash64(service, trace_id, span_id, body, observed_time)';
 function listSql(conds: string[]): string {
   return `
 SELECT toString(toUnixTimestamp64Nano(time)) AS time_ns, toString(${ROW_KEY}) AS row_key,
-  severity_text, severity_number, body, service, trace_id, span_id, attributes, resource_attributes
+  severity_text, severity_number, body, service, trace_id, span_id, attributes, resource_attributes,
+  body_type, flags, event_name, dropped_attributes_count,
+  ${typedAttributeColumns('attributes')}, ${typedAttributeColumns('resource_attributes')}
 FROM {db:Identifier}.logs
 WHERE ${conds.join(' AND ')}
 ORDER BY time DESC, ${ROW_KEY} DESC
@@ -82,12 +91,16 @@ export const logRoutes: FastifyPluginAsync<LogRoutesOptions> = async (app, opts)
       time_unix_nano: r.time_ns,
       severity_text: r.severity_text,
       severity_number: num(r.severity_number),
-      body: r.body,
+      body: typedBody(r.body, r.body_type),
+      body_type: r.body_type ?? 'string',
       service: r.service,
       trace_id: r.trace_id,
       span_id: r.span_id,
-      attributes: r.attributes,
-      resource_attributes: r.resource_attributes,
+      attributes: typedAttributes(r, 'attributes'),
+      resource_attributes: typedAttributes(r, 'resource_attributes'),
+      event_name: r.event_name ?? '',
+      flags: num(r.flags),
+      dropped_attributes_count: num(r.dropped_attributes_count),
     }));
     const last = page[page.length - 1];
     const next_cursor =

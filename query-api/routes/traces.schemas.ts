@@ -61,9 +61,26 @@ export interface SpanNode {
   duration_ms: number;
   status: string;
   status_message: string;
-  attributes: Record<string, string>;
-  resource_attributes: Record<string, string>;
+  /**
+   * Attribute values with their OTLP type (issue 8): strings, numbers (int64
+   * beyond 2^53 as a decimal string; NaN / ±Infinity as "NaN" / "Infinity" /
+   * "-Infinity"), booleans, arrays and kvlists as JSON arrays / objects, bytes
+   * as base64 strings, an empty value as null.
+   */
+  attributes: Record<string, unknown>;
+  resource_attributes: Record<string, unknown>;
+  /** [{time_unix_nano, name, attributes (typed as above), dropped_attributes_count?}] */
   events: unknown[];
+  /** Span links: [{trace_id, span_id, trace_state, attributes (typed as above), dropped_attributes_count?, flags?}] */
+  links: unknown[];
+  /** W3C trace state of the span ('' when none). */
+  trace_state: string;
+  /** Span flags (W3C trace flags bits 0–7, SPAN_FLAGS_CONTEXT_* bits 8–9). */
+  flags: number;
+  /** Attributes, events and links the sender dropped (its limits), as it reported them. */
+  dropped_attributes_count: number;
+  dropped_events_count: number;
+  dropped_links_count: number;
   model: string;
   provider: string;
   input_tokens: number;

@@ -14,6 +14,7 @@ import { num, selectRows } from '../clickhouse.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { nsToIso, parseParams, resolveWindow } from '../params.js';
 import { buildTree } from '../trace-tree.js';
+import { typedAttributeColumns, typedAttributes } from '../typed-attributes.js';
 import {
   TraceListQuery,
   TraceGetQuery,
@@ -63,6 +64,14 @@ interface SpanDbRow {
   cached_tokens: unknown;
   cost_usd: number | null;
   unpriced: unknown;
+  // Migration 0007 (issue 8): links, trace state, dropped counts, typed attribute maps (typed-attributes.ts).
+  trace_state: string;
+  flags: unknown;
+  links: string;
+  dropped_attributes_count: unknown;
+  dropped_events_count: unknown;
+  dropped_links_count: unknown;
+  [typedColumn: string]: unknown;
 }
 
 /**
@@ -120,7 +129,9 @@ const TRACE_SQL = `
 SELECT span_id, parent_span_id, name, kind, service,
   ${ns('start_time')} AS start_ns, ${ns('end_time')} AS end_ns, duration_ns,
   status_code, status_message, attributes, resource_attributes, events,
-  model, provider, input_tokens, output_tokens, cached_tokens, cost_usd, unpriced
+  model, provider, input_tokens, output_tokens, cached_tokens, cost_usd, unpriced,
+  trace_state, flags, links, dropped_attributes_count, dropped_events_count, dropped_links_count,
+  ${typedAttributeColumns('attributes')}, ${typedAttributeColumns('resource_attributes')}
 FROM {db:Identifier}.spans
 WHERE tenant = {tenant:String} AND trace_id = {trace_id:String}
 ORDER BY start_time, span_id
@@ -149,9 +160,15 @@ function toSpanNode(r: SpanDbRow): SpanNode {
     duration_ms: num(r.duration_ns) / 1e6,
     status: r.status_code,
     status_message: r.status_message,
-    attributes: r.attributes,
-    resource_attributes: r.resource_attributes,
+    attributes: typedAttributes(r, 'attributes'),
+    resource_attributes: typedAttributes(r, 'resource_attributes'),
     events: parseEvents(r.events),
+    links: parseEvents(r.links ?? '[]'),
+    trace_state: r.trace_state ?? '',
+    flags: num(r.flags),
+    dropped_attributes_count: num(r.dropped_attributes_count),
+    dropped_events_count: num(r.dropped_events_count),
+    dropped_links_count: num(r.dropped_links_count),
     model: r.model,
     provider: r.provider,
     input_tokens: num(r.input_tokens),

@@ -194,7 +194,7 @@ describe('Vigil end to end with the official OpenTelemetry exporters', () => {
         expect(child.duration_ms, `${want.protocol} ${want.name}`).toBeCloseTo(want.durationMs, 6);
         if (child.name === 'db.query') {
           expect(child.attributes['db.system.name']).toBe('postgresql');
-          expect(['true', 'false']).toContain(child.attributes['e2e.cached']);
+          expect([true, false]).toContain(child.attributes['e2e.cached']); // typed (issue 8): a boolean, not 'true'
         }
       }
     }
