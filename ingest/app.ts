@@ -39,6 +39,8 @@ export interface IngestAppOptions {
   metrics?: VigilMetrics;
   /** The in-flight budget to admit requests against; default a new one from `limits`. Pass one to share it with OTLP/gRPC. */
   budget?: InflightBudget;
+  /** Whether a project's logs are accepted (flag vigil.ingest.logs, flags/switches.ts); default always. */
+  logsAccepted?: (tenant: string) => Promise<boolean>;
 }
 
 /**
@@ -85,6 +87,7 @@ export function buildIngestApp(opts: IngestAppOptions): FastifyInstance {
     maxBodyBytes: opts.limits.maxBodyBytes,
     timePolicy: opts.timePolicy,
     metrics: opts.metrics,
+    logsAccepted: opts.logsAccepted,
   };
   void app.register(otlpRoutes, routeOpts);
   void app.register(nativeRoutes, routeOpts);

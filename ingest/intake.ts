@@ -75,3 +75,15 @@ export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void 
     );
   });
 }
+
+/**
+ * 403 VIGIL_ERR_FORBIDDEN when the project turned log intake off (flag
+ * `vigil.ingest.logs` = false, flags/switches.ts). Call after auth.
+ */
+export async function requireLogsAccepted(check: ((tenant: string) => Promise<boolean>) | undefined, tenant: string): Promise<void> {
+  if (check === undefined || (await check(tenant))) return;
+  throw new VigilError(
+    'VIGIL_ERR_FORBIDDEN',
+    'log intake is turned off for this project by the feature flag vigil.ingest.logs; set it to true (PATCH /api/v1/flags/vigil.ingest.logs) to accept logs again',
+  );
+}

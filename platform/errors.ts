@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   VIGIL_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   VIGIL_ERR_PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   VIGIL_ERR_NOT_FOUND: { status: 404, retryable: false },
+  VIGIL_ERR_FORBIDDEN: { status: 403, retryable: false },
   VIGIL_ERR_OVERLOADED: { status: 429, retryable: true },
   VIGIL_ERR_AUTH_RATE_LIMITED: { status: 429, retryable: true },
   VIGIL_ERR_QUERY_TOO_EXPENSIVE: { status: 400, retryable: false },

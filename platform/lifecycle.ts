@@ -36,6 +36,8 @@ import { createProcessor, processEnvelopes, type Processor } from '../processors
 import { buildQueryApp } from '../query-api/app.js';
 import { refuseSharedGroup } from './consumer-group.js';
 import { VigilMetrics } from './metrics.js';
+import { createFlagCache, type FlagCache } from '../flags/cache.js';
+import { createSwitches, type PipelineSwitches } from '../flags/switches.js';
 import { composeReadiness, type Check } from './readiness.js';
 
 /** A role a process can run; `vigil start` runs all three. */
@@ -117,6 +119,8 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
     // Postgres: keys for ingest and query; migrations everywhere.
     let pg: PostgresHandle | undefined;
     let apiKey: string | undefined;
+    let flagCache: FlagCache | undefined;
+    let switches: PipelineSwitches | undefined;
     if (roles.has('ingest') || roles.has('query') || roles.has('alerts')) {
       pg = await startPostgres({ url: config.postgres.url, dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
       const pgh = pg;
@@ -126,6 +130,11 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         await pgh.pool.query('SELECT 1');
         return { ok: true };
       };
+      // One flag cache per process: OFREP, the flags API and the pipeline switches (flags/switches.ts).
+      const cache = createFlagCache({ pool: pg.pool, log: log.child({ component: 'flags' }) });
+      closers.push({ name: 'flag-cache', close: () => cache.close() });
+      flagCache = cache;
+      switches = createSwitches(cache, log.child({ component: 'switches' }));
       if (config.auth.apiKey !== undefined) {
         await ensureApiKey(pg.pool, config.auth.defaultProject, config.auth.apiKey);
         apiKey = config.auth.apiKey;
@@ -204,6 +213,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
           await refuseSharedGroup(kafka, { groupId: config.kafka.consumerGroup, log });
         }
         const processor: Processor = createProcessor({
+          keepRatio: switches?.keepRatio,
           kafka,
           topics: config.kafka.topics,
           groupId: config.kafka.consumerGroup,
@@ -249,7 +259,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         ready: readiness,
         alerts: { pool: pg!.pool, allowHosts: alertAllowHosts, externalUrl: () => externalUrl ?? 'http://127.0.0.1' },
         // Feature flags, experiments and OFREP evaluation (flags/; cache invalidated by LISTEN/NOTIFY).
-        flags: { pool: pg!.pool },
+        flags: { pool: pg!.pool, cache: flagCache },
       });
       await app.listen({ host: config.host, port: config.query.port });
       closers.push({ name: 'query-api', close: () => app.close() });
@@ -306,6 +316,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       const budget = new InflightBudget(limits); // shared by OTLP/HTTP, native and OTLP/gRPC
       const timePolicy = { retentionDays: config.clickhouse.retentionDays, maxFutureSkewMs: config.maxFutureSkewMs };
       const app = await buildIngestApp({
+        logsAccepted: switches?.logsAccepted,
         budget,
         log: log.child({ component: 'ingest' }),
         publisher,

@@ -78,6 +78,8 @@ export interface ProcessorOptions {
   afterInsert?: (info: SubBatchInfo) => void | Promise<void>;
   /** Start from the earliest offset when the group has none (default true). */
   fromBeginning?: boolean;
+  /** Fraction of traces to store per tenant (flag vigil.sampling.keep_ratio); default: all. */
+  keepRatio?: (tenant: string) => Promise<number>;
 }
 
 /** How long one dead-letter publish attempt may retry before the partition is paused, ms. */
@@ -180,6 +182,18 @@ export function createProcessor(opts: ProcessorOptions): Processor {
       if (meta !== null) items.push({ offset: m.offset, raw: new Uint8Array(m.value), meta });
       else items.push({ offset: m.offset, value: m.value.toString('utf8') });
     }
+    let keepRatio: Record<string, number> | undefined;
+    if (opts.keepRatio !== undefined && topic === opts.topics.spans) {
+      const tenants = new Set<string>();
+      for (const m of msgs) {
+        const t = m.headers?.['vigil-tenant'];
+        if (t !== undefined && t !== null) tenants.add(Buffer.isBuffer(t) ? t.toString('utf8') : String(t));
+      }
+      for (const t of tenants) {
+        const r = await opts.keepRatio(t);
+        if (r < 1) (keepRatio ??= {})[t] = r;
+      }
+    }
     const outcome = await storeSubBatch(
       {
         pool: opts.pool,
@@ -190,6 +204,7 @@ export function createProcessor(opts: ProcessorOptions): Processor {
         signal: abort.signal,
         onInsertFailing: (err) => (err === null ? insertFailing.delete(key) : insertFailing.set(key, `ClickHouse inserts failing on ${key}: ${errText(err)}`)),
         heartbeat: () => payload.heartbeat(),
+        keepRatio,
       },
       items,
       `${topic}-${partition}-${first}-${last}`,

@@ -11,14 +11,14 @@
  */
 import { Piscina } from 'piscina';
 import { OverloadedError, VigilError } from '../platform/errors.js';
-import type { EncodedResult, WorkerItem, WorkerResult } from './worker.js';
+import type { BatchOptions, EncodedResult, WorkerItem, WorkerResult, WorkerTask } from './worker.js';
 
 /** The processor pool. */
 export interface WorkerPool {
   /** Normalise a batch in a worker thread. @throws VigilError VIGIL_ERR_OVERLOADED when the queue is full. */
   run(batch: readonly WorkerItem[]): Promise<WorkerResult>;
   /** Normalise a batch and encode its rows as JSONEachRow per table, in a worker thread. Same errors as run(). */
-  runEncoded(batch: readonly WorkerItem[]): Promise<EncodedResult>;
+  runEncoded(batch: readonly WorkerItem[], opts?: BatchOptions): Promise<EncodedResult>;
   /** Finish queued and running batches, then stop the threads. */
   close(): Promise<void>;
   /** Batches waiting for a thread. */
@@ -50,7 +50,7 @@ export function createWorkerPool(opts: PoolOptions): WorkerPool {
     throw new VigilError('VIGIL_ERR_CONFIG', `processors.threads must be a positive integer, got ${opts.threads}`);
   }
   const { url, execArgv } = workerUrl();
-  const piscina = new Piscina<readonly WorkerItem[], WorkerResult | EncodedResult>({
+  const piscina = new Piscina<WorkerTask, WorkerResult | EncodedResult>({
     filename: url.href,
     minThreads: opts.threads,
     maxThreads: opts.threads,
@@ -60,7 +60,7 @@ export function createWorkerPool(opts: PoolOptions): WorkerPool {
   let closed = false;
   return {
     run: (batch) => call(batch, 'default') as Promise<WorkerResult>,
-    runEncoded: (batch) => call(batch, 'runEncoded') as Promise<EncodedResult>,
+    runEncoded: (batch, opts) => call(opts === undefined ? batch : { items: batch, opts }, 'runEncoded') as Promise<EncodedResult>,
     async close() {
       if (closed) return;
       closed = true;
@@ -72,7 +72,7 @@ export function createWorkerPool(opts: PoolOptions): WorkerPool {
   };
 
   /** Run the worker's export `name` on `batch`, mapping Piscina's errors to Vigil's. */
-  async function call(batch: readonly WorkerItem[], name: string): Promise<WorkerResult | EncodedResult> {
+  async function call(batch: WorkerTask, name: string): Promise<WorkerResult | EncodedResult> {
       if (closed) throw new VigilError('VIGIL_ERR_SHUTTING_DOWN', 'processor pool is closed');
       try {
         return await piscina.run(batch, { name });

@@ -53,6 +53,8 @@ export interface StoreContext {
   deadlineMs?: number;
   /** Reports a retryable insert failure (err) and recovery (null), for readiness. */
   onInsertFailing?: (err: unknown) => void;
+  /** Head sampling per tenant for this sub-batch (processors/sampling.ts). */
+  keepRatio?: Readonly<Record<string, number>>;
   /** Called while retrying so a long outage does not cost the group membership (kafkajs heartbeat). */
   heartbeat?: () => Promise<void>;
 }
@@ -136,7 +138,7 @@ export async function storeSubBatch(ctx: StoreContext, items: readonly OffsetIte
   // Writers that take encoded bodies get them from the worker threads (the
   // main thread never builds or serialises rows); others get rows.
   const encoded = ctx.writer.insertEncoded !== undefined;
-  const result = encoded ? await ctx.pool.runEncoded(items) : await ctx.pool.run(items);
+  const result = encoded ? await ctx.pool.runEncoded(items, ctx.keepRatio === undefined ? undefined : { keepRatio: ctx.keepRatio }) : await ctx.pool.run(items);
   for (const r of result.rejected) out.poison.set(r.offset, r.reason);
   for (let t = fromTable; t < TABLE_ORDER.length; t++) {
     const table = TABLE_ORDER[t]!;

@@ -20,6 +20,7 @@ import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProto
 import { ENVELOPE_VERSION } from '../schemas/envelope.js';
 import type { LogRow, SpanMetricRow, SpanRow, SpanUserCostRow } from '../schemas/rows.js';
 import type { ProcessorTable } from './writer.js';
+import { sampleSpans } from './sampling.js';
 import { aggregateBatch } from './aggregate.js';
 import { nativeLogToRow, otlpLogToRow } from './normalize/logs.js';
 import { nativeSpanToRow, otlpSpanToRow } from './normalize/spans.js';
@@ -33,6 +34,12 @@ export interface RawItem {
 
 /** One input message. */
 export type WorkerItem = string | Envelope | { offset: string; value: string | Envelope } | RawItem;
+
+/** Options of a batch. */
+export interface BatchOptions {
+  /** Head sampling per tenant (processors/sampling.ts); absent tenants keep every span. */
+  keepRatio?: Readonly<Record<string, number>>;
+}
 
 /** A message the worker could not turn into rows. offset: Kafka offset (decimal string) or batch index. */
 export interface Rejected {
@@ -106,7 +113,7 @@ function normalise(env: Envelope): { spans: SpanRow[]; logs: LogRow[] } {
  * @param batch messages (see {@link WorkerItem}).
  * @returns rows per table plus rejected messages; never throws for bad input.
  */
-export function processBatch(batch: readonly WorkerItem[]): WorkerResult {
+export function processBatch(batch: readonly WorkerItem[], opts: BatchOptions = {}): WorkerResult {
   const out: WorkerResult = { spans: [], logs: [], metrics: [], userCosts: [], rejected: [] };
   batch.forEach((item, i) => {
     const offset = isRaw(item) || isWrapped(item) ? item.offset : String(i);
@@ -119,9 +126,11 @@ export function processBatch(batch: readonly WorkerItem[]): WorkerResult {
       out.rejected.push({ offset, reason });
     }
   });
+  // Aggregates from every span; then (head) sampling decides which spans are stored.
   const agg = aggregateBatch(out.spans);
   out.metrics = agg.metrics;
   out.userCosts = agg.userCosts;
+  out.spans = sampleSpans(out.spans, opts.keepRatio);
   return out;
 }
 
@@ -145,8 +154,8 @@ function jsonEachRow(rows: readonly unknown[]): string {
 }
 
 /** {@link processBatch}, encoded (see {@link EncodedResult}). */
-export function processBatchEncoded(batch: readonly WorkerItem[]): EncodedResult {
-  const r = processBatch(batch);
+export function processBatchEncoded(batch: readonly WorkerItem[], opts: BatchOptions = {}): EncodedResult {
+  const r = processBatch(batch, opts);
   return {
     bodies: { spans: jsonEachRow(r.spans), span_metrics_1m: jsonEachRow(r.metrics), span_user_costs_1m: jsonEachRow(r.userCosts), logs: jsonEachRow(r.logs) },
     counts: { spans: r.spans.length, span_metrics_1m: r.metrics.length, span_user_costs_1m: r.userCosts.length, logs: r.logs.length },
@@ -154,12 +163,19 @@ export function processBatchEncoded(batch: readonly WorkerItem[]): EncodedResult
   };
 }
 
+/** A pool task: the batch, or the batch with options. */
+export type WorkerTask = readonly WorkerItem[] | { items: readonly WorkerItem[]; opts: BatchOptions };
+
+function taskParts(task: WorkerTask): [readonly WorkerItem[], BatchOptions] {
+  return Array.isArray(task) ? [task, {}] : [(task as { items: readonly WorkerItem[] }).items, (task as { opts: BatchOptions }).opts];
+}
+
 /** Piscina entry point (default export): rows. */
-export default function run(batch: readonly WorkerItem[]): WorkerResult {
-  return processBatch(batch);
+export default function run(task: WorkerTask): WorkerResult {
+  return processBatch(...taskParts(task));
 }
 
 /** Piscina entry point `runEncoded`: JSONEachRow bodies. */
-export function runEncoded(batch: readonly WorkerItem[]): EncodedResult {
-  return processBatchEncoded(batch);
+export function runEncoded(task: WorkerTask): EncodedResult {
+  return processBatchEncoded(...taskParts(task));
 }

@@ -29,7 +29,7 @@ import { ValidationError, VigilError } from '../../platform/errors.js';
 import { ENVELOPE_VERSION, type Envelope } from '../../schemas/envelope.js';
 import { NativeLog, NativeLogBatch, NativeSpan, NativeSpanBatch, unknownFields } from '../../schemas/native.js';
 import type { InflightBudget } from '../body.js';
-import { registerIntake } from '../intake.js';
+import { registerIntake, requireLogsAccepted } from '../intake.js';
 import type { EnvelopeKind, Publisher } from '../publisher.js';
 import { nativeErrorBody, prepareErrorReply, toVigilError } from '../replies.js';
 import { nativeRejectedSchema, nativeResponseSchema } from './schemas.js';
@@ -47,6 +47,8 @@ export interface NativeRoutesOptions {
   maxBodyBytes: number;
   /** Acceptance window of record times (schemas/limits.ts); default retention 30 days. */
   timePolicy?: TimePolicy;
+  /** Whether a project's logs are accepted (flag vigil.ingest.logs). */
+  logsAccepted?: (tenant: string) => Promise<boolean>;
 }
 
 /** One rejected record's problem. */
@@ -135,6 +137,7 @@ export const nativeRoutes: FastifyPluginAsync<NativeRoutesOptions> = async (app,
     toEnvelopes: (records: T[], tenant: string, now: number) => Envelope[],
   ): void => {
     app.post(`/api/v1/ingest/${kind}`, { schema: { response: { 200: nativeResponseSchema, 400: nativeRejectedSchema } } }, async (request, reply) => {
+      if (kind === 'logs') await requireLogsAccepted(opts.logsAccepted, request.tenant);
       const items = batch.safeParse(parseBody(request.body));
       if (!items.success) {
         const issue = items.error.issues[0];

@@ -15,6 +15,7 @@
  * nothing accepted → an error ("Bad Data": HTTP 400 / gRPC INVALID_ARGUMENT).
  */
 import type protobuf from 'protobufjs';
+import { requireLogsAccepted } from '../intake.js';
 import { VigilError } from '../../platform/errors.js';
 import type { VigilMetrics } from '../../platform/metrics.js';
 import type { Envelope, RawFormat } from '../../schemas/envelope.js';
@@ -31,6 +32,8 @@ export interface ExportContext {
   /** Acceptance window of record times; default retention 30 days. */
   timePolicy?: TimePolicy;
   metrics?: VigilMetrics;
+  /** Whether a project's logs are accepted (flag vigil.ingest.logs, flags/switches.ts); default always. */
+  logsAccepted?: (tenant: string) => Promise<boolean>;
 }
 
 /** An OTLP signal Vigil stores. */
@@ -83,6 +86,7 @@ export interface ExportOutcome {
  *   OverloadedError (429) / KafkaUnavailableError (503) / VIGIL_ERR_PAYLOAD_TOO_LARGE (413).
  */
 export async function exportOtlp(ctx: ExportContext, signal: OtlpSignal, body: Buffer, format: RawFormat, tenant: string): Promise<ExportOutcome> {
+  if (signal.kind === 'logs') await requireLogsAccepted(ctx.logsAccepted, tenant);
   const decoded = format === 'otlp-proto' ? signal.decodeProtobuf(body) : signal.decodeJson(body);
   const now = Date.now();
   const result = signal.validate(decoded, tenant, now, acceptanceWindow(ctx.timePolicy ?? { retentionDays: 30 }, now));

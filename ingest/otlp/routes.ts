@@ -51,11 +51,14 @@ export interface OtlpRoutesOptions {
   /** Acceptance window of record times (schemas/limits.ts); default retention 30 days. */
   timePolicy?: TimePolicy;
   metrics?: VigilMetrics;
+  /** Whether a project's logs are accepted (flag vigil.ingest.logs). */
+  logsAccepted?: (tenant: string) => Promise<boolean>;
 }
 
 /** google.rpc.Code for an HTTP status (informational; OTLP clients ignore Status.code). */
 const GRPC_CODE: Partial<Record<VigilErrorCode, number>> = {
   VIGIL_ERR_UNAUTHORIZED: 16, // UNAUTHENTICATED
+  VIGIL_ERR_FORBIDDEN: 7, // PERMISSION_DENIED
   VIGIL_ERR_OVERLOADED: 8, // RESOURCE_EXHAUSTED
   VIGIL_ERR_PAYLOAD_TOO_LARGE: 8,
   VIGIL_ERR_KAFKA_UNAVAILABLE: 14, // UNAVAILABLE
