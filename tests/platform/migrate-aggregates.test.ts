@@ -44,7 +44,7 @@ async function sums(ch: ClickHouseHandle, from: string, time: string, keys: stri
   return r.map((x) => JSON.stringify(Object.entries(x).map(([k, v]) => [k, typeof v === 'number' ? v : String(v)])));
 }
 
-describe('ClickHouse migrations 0004/0005 on a populated 0003 database', () => {
+describe('ClickHouse migrations 0004+ on a populated 0003 database', () => {
   it('keeps every figure: series, per-user costs, hourly rollups; the old table is kept', async () => {
     const shared = await createTestClickHouse();
     const ch: ClickHouseHandle = { ...shared, database: uniqueName('upgrade') };
