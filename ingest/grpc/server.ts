@@ -53,6 +53,8 @@ export interface GrpcIngestOptions {
   maxBodyBytes: number;
   timePolicy?: TimePolicy;
   metrics?: VigilMetrics;
+  /** Whether a project's logs are accepted (as for HTTP; passed through to ingest/otlp/export.ts); default always. */
+  logsAccepted?: (tenant: string) => Promise<boolean>;
   host: string;
   /** TCP port; 0 picks a free one. */
   port: number;

@@ -10,6 +10,7 @@
  * | VIGIL_ERR_PAYLOAD_TOO_LARGE | RESOURCE_EXHAUSTED (8) | — (never fits: not retried) |
  * | VIGIL_ERR_KAFKA_UNAVAILABLE, _SHUTTING_DOWN, _POSTGRES_UNAVAILABLE, _DEADLINE | UNAVAILABLE (14) | yes |
  * | VIGIL_ERR_SIGNAL_NOT_SUPPORTED | UNIMPLEMENTED (12) | — |
+ * | other codes, by HTTP status | 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 413 / 429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE | as above (retryable ones only) |
  * | anything else | INTERNAL (13) | — |
  *
  * RetryInfo travels as the OTLP spec and gRPC's richer error model say: a
@@ -58,9 +59,19 @@ export function encodeStatusDetails(code: number, message: string, retryAfterSec
   return Buffer.from(w.finish());
 }
 
+/** gRPC code by HTTP status, for codes without an entry in CODES (gRPC's HTTP-to-gRPC status mapping). */
+const BY_HTTP_STATUS: Record<number, GrpcStatus> = {
+  400: GrpcStatus.INVALID_ARGUMENT,
+  401: GrpcStatus.UNAUTHENTICATED,
+  403: GrpcStatus.PERMISSION_DENIED,
+  413: GrpcStatus.RESOURCE_EXHAUSTED,
+  429: GrpcStatus.RESOURCE_EXHAUSTED,
+  503: GrpcStatus.UNAVAILABLE,
+};
+
 /** The gRPC code of a VigilError (see module doc). */
 export function grpcCode(err: VigilError): GrpcStatus {
-  return CODES[err.code] ?? GrpcStatus.INTERNAL;
+  return CODES[err.code] ?? BY_HTTP_STATUS[err.statusCode] ?? GrpcStatus.INTERNAL;
 }
 
 /**
