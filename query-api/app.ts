@@ -24,6 +24,7 @@ import type { ReadyChecks } from './routes/health.schemas.js';
 import type { VigilMetrics } from '../platform/metrics.js';
 import { logRoutes } from './routes/logs.js';
 import { metricRoutes } from './routes/metrics.js';
+import { analystRoutes } from './routes/requests-group.js';
 import { traceRoutes } from './routes/traces.js';
 import { alertRoutes, type AlertRoutesOptions } from './routes/alerts.js';
 import { flagFeatureRoutes, type FlagFeatureOptions } from './routes/flags-group.js';
@@ -84,6 +85,7 @@ export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
     await api.register(traceRoutes, { clickhouse: opts.clickhouse });
     await api.register(logRoutes, { clickhouse: opts.clickhouse });
     await api.register(metricRoutes, { clickhouse: opts.clickhouse });
+    await api.register(analystRoutes, { clickhouse: opts.clickhouse });
     if (opts.alerts !== undefined) await api.register(alertRoutes, { ...opts.alerts, clickhouse: opts.clickhouse });
     if (opts.flags !== undefined) await api.register(flagFeatureRoutes, { ...opts.flags, clickhouse: opts.clickhouse });
   });

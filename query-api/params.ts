@@ -220,6 +220,28 @@ export function resolveWindow(
 const MAX_NAMED_KEYS = 5;
 
 /**
+ * Parameters that may be given more than once (`?filter=a&filter=b`): their
+ * zod schema takes a string or an array of strings ({@link repeatedParam}).
+ */
+const REPEATABLE = new Set(['filter']);
+
+/**
+ * A parameter that may be repeated (`?filter=a&filter=b`): each value a
+ * non-empty string of at most `maxChars` characters, at most `max` values
+ * → string[] (empty when absent).
+ */
+export function repeatedParam(max: number, maxChars: number, what: string) {
+  const item = z
+    .string()
+    .min(1, { message: 'must not be empty; omit the parameter instead' })
+    .max(maxChars, { message: `at most ${maxChars} characters` });
+  return z
+    .union([item, z.array(item).max(max, { message: `at most ${max} ${what}; combine fewer` })])
+    .optional()
+    .transform((v): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]));
+}
+
+/**
  * Parse a querystring (or params) object with a zod schema.
  * @returns the parsed value.
  * @throws ValidationError naming the first bad parameter (dotted path) with the reason and
@@ -231,7 +253,7 @@ export function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.o
   const obj = (input ?? {}) as Record<string, unknown>;
   if (shape !== undefined && typeof obj === 'object') {
     for (const name of Object.keys(shape)) {
-      if (Object.hasOwn(obj, name) && Array.isArray(obj[name])) {
+      if (Object.hasOwn(obj, name) && Array.isArray(obj[name]) && !REPEATABLE.has(name)) {
         throw new ValidationError(name, 'given more than once; pass it once');
       }
     }
@@ -246,12 +268,22 @@ export function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.o
     throw new ValidationError(`${named.join(', ')}${more}`, `unknown parameter; accepted parameters are: ${accepted}`);
   }
   let message = issue.message;
+  let path = issue.path;
+  if (issue.code === 'invalid_union') {
+    // A repeatable parameter: report the single-value form's problem, or the list's.
+    const list = issue.errors.find((e) => e.length > 0 && e[0]!.code !== 'invalid_type');
+    const inner = (list ?? issue.errors.find((e) => e.length > 0))?.[0];
+    if (inner !== undefined) {
+      message = inner.message;
+      path = [...issue.path, ...inner.path.filter((p) => typeof p === 'string')];
+    }
+  }
   if (issue.code === 'invalid_value') {
     message = `expected one of ${issue.values.map((v) => String(v)).join(' | ')}`;
   } else if (issue.code === 'invalid_type') {
     message = `expected a single ${issue.expected} value`;
   }
-  throw new ValidationError(issue.path.map(String).join('.') || 'query', message);
+  throw new ValidationError(path.map(String).join('.') || 'query', message);
 }
 
 /**
@@ -262,4 +294,85 @@ export function docSchema(schema: z.ZodType): Record<string, unknown> {
   const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   delete js.$schema;
   return js;
+}
+
+/** How empty buckets of a time series are answered: `none` leaves them out, `zero` fills counts and sums with 0, `null` with null. */
+export const fillParam = z
+  .enum(['none', 'zero', 'null'])
+  .optional()
+  .transform((f) => f ?? 'none')
+  .meta({ description: 'empty buckets: none (left out, default), zero (counts and sums 0; quantiles and averages null) or null (every value null); filled with ClickHouse WITH FILL' });
+export type Fill = 'none' | 'zero' | 'null';
+
+/** Most buckets one time-series request may ask for ((to − from) / step). */
+export const MAX_SERIES_BUCKETS = 1440;
+/** Largest bucket width, seconds (31 days). */
+export const MAX_SERIES_STEP_SECONDS = 31 * 86_400;
+
+const STEP_FORM = 'seconds, a multiple of 60 (60, 300, 3600 …)';
+/** `step`: bucket width in seconds, a multiple of 60 in [60, 31 d]; default 60. */
+export const stepParam = intParam(60, MAX_SERIES_STEP_SECONDS, STEP_FORM)
+  .refine((s) => s % 60 === 0, { message: `expected ${STEP_FORM}` })
+  .optional()
+  .transform((s) => s ?? 60)
+  .meta({ description: `bucket width in seconds, multiple of 60, 60 … ${MAX_SERIES_STEP_SECONDS}; default 60` });
+
+/**
+ * The bucketed window of a time-series request. Buckets are aligned to
+ * multiples of `step` seconds since the Unix epoch (UTC): the first bucket is
+ * the one containing `from` (from aligned down), the window ends at `to`
+ * rounded up to the minute (exclusive).
+ * @param from resolved window start, ns; @param to resolved end, ns; @param step s (multiple of 60).
+ * @returns fromSec, toSec (epoch s) and the bucket count.
+ * @throws ValidationError (step) when the window holds more than {@link MAX_SERIES_BUCKETS} buckets, naming the smallest step that fits.
+ */
+export function alignWindow(from: bigint, to: bigint, step: number): { fromSec: number; toSec: number; buckets: number } {
+  const rawFrom = Number(from / 1_000_000_000n);
+  const toSec = Math.ceil(Number((to + 999_999_999n) / 1_000_000_000n) / 60) * 60;
+  const bucketsFor = (s: number): number => Math.ceil((toSec - Math.floor(rawFrom / s) * s) / s);
+  const buckets = bucketsFor(step);
+  if (buckets > MAX_SERIES_BUCKETS) {
+    let minStep = Math.ceil((toSec - rawFrom) / MAX_SERIES_BUCKETS / 60) * 60;
+    while (minStep <= MAX_SERIES_STEP_SECONDS && bucketsFor(minStep) > MAX_SERIES_BUCKETS) minStep += 60;
+    const fix =
+      minStep <= MAX_SERIES_STEP_SECONDS
+        ? `use step=${minStep} or larger, or narrow from/to`
+        : `narrow from/to to at most ${Math.floor((MAX_SERIES_BUCKETS - 1) * (MAX_SERIES_STEP_SECONDS / 86_400))} days (step ≤ ${MAX_SERIES_STEP_SECONDS})`;
+    throw new ValidationError('step', `${buckets} buckets exceed the limit of ${MAX_SERIES_BUCKETS}; ${fix}`);
+  }
+  return { fromSec: Math.floor(rawFrom / step) * step, toSec, buckets };
+}
+
+/**
+ * Wrap a time-series query so that empty buckets are filled (ClickHouse
+ * `ORDER BY grp, t_s WITH FILL`): every group present in the answer gets a
+ * row for every bucket of [fill_from, fill_to). Filled rows carry
+ * `present = 0` (real rows 1) and the column defaults (0, '' or NULL for
+ * Nullable columns); the caller turns their values into 0 or null.
+ * @param inner a query returning `t_s` (UInt32 epoch s, a multiple of step) and `grp` columns.
+ * @returns SQL with placeholders {fill_from:UInt32}, {fill_to:UInt32}, {fill_step:UInt32},
+ *   {fill_limit:UInt32}, ordered by t_s then grp; `inner` unchanged for fill=none.
+ */
+export function fillSql(inner: string, fill: Fill): string {
+  if (fill === 'none') return inner;
+  return `
+SELECT * FROM (
+  SELECT * FROM (SELECT *, toUInt8(1) AS present FROM (${inner}))
+  ORDER BY grp, t_s WITH FILL FROM {fill_from:UInt32} TO {fill_to:UInt32} STEP {fill_step:UInt32}
+)
+ORDER BY t_s, grp
+LIMIT {fill_limit:UInt32}`;
+}
+
+/** Values of the placeholders of {@link fillSql}; `limit` bounds the answer's rows. */
+export function fillParams(fromSec: number, toSec: number, step: number, limit: number): Record<string, number> {
+  return { fill_from: fromSec, fill_to: toSec, fill_step: step, fill_limit: limit };
+}
+
+/**
+ * A USD amount rounded to 1e-9 USD (nano-dollars) for JSON answers, so sums
+ * of floats do not show binary noise (0.30000000000000004 → 0.3).
+ */
+export function roundUsd(usd: number): number {
+  return Math.round(usd * 1e9) / 1e9;
 }

@@ -3,7 +3,7 @@
  * (GET /api/v1/metrics/latency, GET /api/v1/metrics/cost).
  */
 import { z } from 'zod';
-import { docSchema, intParam, stringFilter, timeParam } from '../params.js';
+import { docSchema, fillParam, intParam, stringFilter, timeParam } from '../params.js';
 
 /** Most buckets one request may ask for ((to − from) / step). */
 export const MAX_BUCKETS = 1440;
@@ -34,6 +34,7 @@ const common = {
   from: timeParam.optional().meta({ description: 'window start; default to − 1 h; aligned down to step' }),
   to: timeParam.optional().meta({ description: 'window end (exclusive); default now; aligned up to the minute' }),
   step,
+  fill: fillParam,
   service: stringFilter.optional(),
   operation: stringFilter.optional(),
   model: stringFilter.optional(),
@@ -60,8 +61,9 @@ export type CostQuery = z.output<typeof CostQuery>;
 export interface LatencyPoint {
   t: string;
   group: string | null;
-  count: number;
-  error_count: number;
+  /** null only in a bucket filled with fill=null. */
+  count: number | null;
+  error_count: number | null;
   p50_ms: number | null;
   p95_ms: number | null;
   p99_ms: number | null;
@@ -71,12 +73,14 @@ export interface LatencyPoint {
 export interface CostPoint {
   t: string;
   group: string | null;
-  cost_usd: number;
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens: number;
-  unpriced_spans: number;
-  spans: number;
+  /** USD rounded to 1e-9; null when the bucket has unpriced LLM spans and no priced one (0 without LLM spans). */
+  cost_usd: number | null;
+  /** Token and span counts; null only in a bucket filled with fill=null. */
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cached_tokens: number | null;
+  unpriced_spans: number | null;
+  spans: number | null;
 }
 
 const errorsDoc = `Errors: 400 VIGIL_ERR_VALIDATION (bad parameter, more than ${MAX_BUCKETS} buckets or ${MAX_POINTS} points), 400 VIGIL_ERR_QUERY_TOO_EXPENSIVE, 401 VIGIL_ERR_UNAUTHORIZED.`;
@@ -86,6 +90,7 @@ export const latencyDoc = {
   description:
     'From span_metrics_1m (and span_metrics_1h for whole hours when step is a multiple of 3600) only: ' +
     'DDSketch bins merged per bucket and group (1 % relative accuracy); error_count counts spans with status error. ' +
+    'fill=zero|null fills empty buckets (WITH FILL; quantiles null there). ' +
     'Only buckets with spans are returned, ordered by t then group. ' + errorsDoc,
   tags: ['metrics'],
   security: [{ bearer: [] }],
@@ -97,7 +102,8 @@ export const costDoc = {
   description:
     'From span_metrics_1m / span_metrics_1h; group_by=user from span_user_costs_1m / span_user_costs_1h, or from spans when ' +
     'also filtered by operation. Hourly tables serve whole hours when step is a multiple of 3600. ' +
-    'cost_usd sums priced spans; unpriced_spans counts spans whose model has no known price. ' +
+    'cost_usd sums priced spans (rounded to 1e-9 USD), null when the bucket has unpriced LLM spans and no priced one; unpriced_spans counts spans whose model has no known price. ' +
+    'fill=zero|null fills empty buckets (WITH FILL). ' +
     'Only buckets with spans are returned, ordered by t then group. ' + errorsDoc,
   tags: ['metrics'],
   security: [{ bearer: [] }],

@@ -126,7 +126,7 @@ export function rangeParams(ranges: readonly TierRange[]): Record<string, number
  * Cost by user from raw spans (when an operation filter rules out the user
  * tables): the sums span_user_costs_1m would hold, per minute bucket of the
  * span start, so the answer equals the aggregate one. Columns: t_s, grp, cost,
- * input, output, cached, unpriced, n.
+ * input, output, cached, unpriced, n, priced (spans with a price).
  * @param filters WHERE fragments over spans columns (name = {operation:String} …).
  * @returns SQL with placeholders {db}, {tenant}, {from_s}, {to_s} (epoch s,
  *   minute-aligned), {step}, {max_points_plus_one}.
@@ -141,7 +141,7 @@ export function userCostFromSpansSql(filters: readonly string[]): string {
   return `
 SELECT toUInt32(intDiv(toUInt32(toStartOfMinute(start_time)), {step:UInt32}) * {step:UInt32}) AS t_s, user_id AS grp,
   sum(coalesce(cost_usd, 0)) AS cost, sum(input_tokens) AS input, sum(output_tokens) AS output,
-  sum(cached_tokens) AS cached, sum(unpriced) AS unpriced, count() AS n
+  sum(cached_tokens) AS cached, sum(unpriced) AS unpriced, count() AS n, countIf(cost_usd IS NOT NULL) AS priced
 FROM {db:Identifier}.spans
 WHERE ${where.join(' AND ')}
 GROUP BY t_s, grp

@@ -21,7 +21,7 @@ import type { ClickHouseHandle } from '../../platform/clickhouse.js';
 import { ValidationError } from '../../platform/errors.js';
 import { tenantOf } from '../auth.js';
 import { num, selectRows } from '../clickhouse.js';
-import { parseParams, resolveWindow } from '../params.js';
+import { fillParams, fillSql, parseParams, resolveWindow, roundUsd } from '../params.js';
 import { quantileFromKey, quantileKeysSql } from '../../processors/sketch.js';
 import {
   CostQuery,
@@ -82,7 +82,7 @@ function prepare(tenant: string, q: Common) {
     step: q.step,
     group_by: q.group_by ?? null,
   };
-  return { fromSec, toSec, filters, params, groupExpr, meta };
+  return { fromSec, toSec, filters, params, groupExpr, meta, fill: q.fill };
 }
 
 /**
@@ -100,7 +100,12 @@ async function readAggregates<T>(
 ): Promise<T[]> {
   const ranges = planTiers(p.fromSec, p.toSec, step);
   if (ranges.length === 0) return [];
-  return selectRows<T>(ch, aggregateSql(family, ranges, columns, aggs, p.filters, p.groupExpr, outer), { ...p.params, ...rangeParams(ranges) });
+  // fill=zero|null: empty buckets added by WITH FILL (rows with present = 0; query-api/params.ts fillSql).
+  return selectRows<T>(ch, fillSql(aggregateSql(family, ranges, columns, aggs, p.filters, p.groupExpr, outer), p.fill), {
+    ...p.params,
+    ...rangeParams(ranges),
+    ...fillParams(p.fromSec, p.toSec, step, MAX_POINTS + 1),
+  });
 }
 
 /** Quantiles of a latency point, in the order of the `keys` array. */
@@ -115,6 +120,8 @@ interface LatencyRow {
   total: unknown;
   /** Bin key per quantile of QUANTILES (null: zero bucket or empty). */
   keys: (number | string | null)[];
+  /** 0 for a bucket added by fill (fillSql), 1 otherwise; absent with fill=none. */
+  present?: unknown;
 }
 
 interface CostRow {
@@ -126,7 +133,13 @@ interface CostRow {
   cached: unknown;
   unpriced: unknown;
   n: unknown;
+  /** Spans with a price (LLM spans not unpriced); cost_usd is null when 0 while some are unpriced. */
+  priced: unknown;
+  present?: unknown;
 }
+
+/** True for a bucket filled with fill=null (every value null). */
+const nullFilled = (r: { present?: unknown }, fill: string): boolean => fill === 'null' && r.present !== undefined && num(r.present) === 0;
 
 const iso = (sec: unknown): string => new Date(num(sec) * 1000).toISOString();
 
@@ -142,10 +155,10 @@ function checkPoints(rows: unknown[], q: Common): void {
   );
 }
 
-const COST_COLUMNS = ['count', 'input_tokens', 'output_tokens', 'cached_tokens', 'cost_usd', 'unpriced_count'] as const;
+const COST_COLUMNS = ['count', 'input_tokens', 'output_tokens', 'cached_tokens', 'cost_usd', 'unpriced_count', 'model'] as const;
 const COST_AGGS =
   'sum(cost_usd) AS cost, sum(input_tokens) AS input, sum(output_tokens) AS output, ' +
-  'sum(cached_tokens) AS cached, sum(unpriced_count) AS unpriced, sum(count) AS n';
+  "sum(cached_tokens) AS cached, sum(unpriced_count) AS unpriced, sum(count) AS n, sumIf(count - unpriced_count, model != '') AS priced";
 
 /** Fastify plugin with the metrics routes; expects an auth hook in an enclosing scope. */
 export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app, opts) => {
@@ -166,6 +179,9 @@ export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app,
     );
     checkPoints(rows, q);
     const points: LatencyPoint[] = rows.map((r) => {
+      if (nullFilled(r, p.fill)) {
+        return { t: iso(r.t_s), group: q.group_by === undefined ? null : r.grp, count: null, error_count: null, p50_ms: null, p95_ms: null, p99_ms: null };
+      }
       const total = num(r.total);
       const at = (i: number): number | null => quantileFromKey(total, r.keys[i] === null || r.keys[i] === undefined ? null : Number(r.keys[i]));
       return {
@@ -194,10 +210,15 @@ export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app,
       rows = await readAggregates<CostRow>(ch, q.group_by === 'user' ? 'users' : 'series', p, q.step, COST_COLUMNS, COST_AGGS);
     }
     checkPoints(rows, q);
-    const points: CostPoint[] = rows.map((r) => ({
+    const points: CostPoint[] = rows.map((r) => nullFilled(r, p.fill) ? {
       t: iso(r.t_s),
       group: q.group_by === undefined ? null : r.grp,
-      cost_usd: num(r.cost),
+      cost_usd: null, input_tokens: null, output_tokens: null, cached_tokens: null, unpriced_spans: null, spans: null,
+    } : ({
+      t: iso(r.t_s),
+      group: q.group_by === undefined ? null : r.grp,
+      // null (not 0) when the bucket's LLM spans are all unpriced; rounded to 1e-9 USD.
+      cost_usd: num(r.unpriced) > 0 && num(r.priced) === 0 ? null : roundUsd(num(r.cost)),
       input_tokens: num(r.input),
       output_tokens: num(r.output),
       cached_tokens: num(r.cached),

@@ -181,7 +181,7 @@ describe('GET /api/v1/metrics/cost', () => {
     expect(byModel.points.map((p: any) => [p.group, p.cost_usd, p.unpriced_spans, p.spans])).toEqual([
       ['claude-x', 1, 0, 4],
       ['gpt-4o', 0.875, 0, 12],
-      ['mystery-1', 0, 3, 3],
+      ['mystery-1', null, 3, 3], // issue 8: null, not 0, when every span is unpriced
     ]);
     const byUser = (await get(auth, '/api/v1/metrics/cost', { ...window, group_by: 'user' })).json() as any;
     expect(byUser.points.map((p: any) => [p.group, p.cost_usd, p.spans])).toEqual([
@@ -195,7 +195,7 @@ describe('GET /api/v1/metrics/cost', () => {
     expect(perMinute.points.map((p: any) => [p.t, p.cost_usd])).toEqual([
       [new Date(base).toISOString(), 0.75],
       [new Date(base + 60_000).toISOString(), 1.125],
-      [new Date(base + 120_000).toISOString(), 0],
+      [new Date(base + 120_000).toISOString(), null], // issue 8: every span of this minute is unpriced
     ]);
   });
 });
