@@ -75,6 +75,8 @@ export const logListDoc = {
   summary: 'Search log records, newest first',
   description:
     'Records in [from, to) matching every filter. Paginate with cursor = next_cursor (null at the end). ' +
+    'body is the record body as its JSON value (a kvlist as an object, an array as an array, an int as a number, bytes as base64), body_type names its kind. ' +
+    'Attribute values keep their OTLP type: strings, numbers (int64 beyond 2^53 as a decimal string; NaN / ±Infinity as "NaN" / "Infinity" / "-Infinity"), booleans, arrays and kvlists as JSON arrays / objects, bytes as base64 strings, an empty value as null. ' +
     'Errors: 400 VIGIL_ERR_VALIDATION, 401 VIGIL_ERR_UNAUTHORIZED.',
   tags: ['logs'],
   security: [{ bearer: [] }],

@@ -4,7 +4,8 @@
  * schemas with {@link docSchema}.
  */
 import { z } from 'zod';
-import { cursorParam, docSchema, durationMsParam, limitParam, stringFilter, timeParam, traceIdParam } from '../params.js';
+import { FILTER_DOC, MAX_FILTER_CHARS, MAX_FILTERS } from '../filters.js';
+import { cursorParam, docSchema, durationMsParam, limitParam, repeatedParam, stringFilter, timeParam, traceIdParam } from '../params.js';
 
 /** Query of GET /api/v1/traces. Every filter applies to one span; a trace matches if any span matches all. */
 export const TraceListQuery = z
@@ -16,6 +17,9 @@ export const TraceListQuery = z
     max_duration_ms: durationMsParam.optional().meta({ description: 'span duration ≤ this, ms (0 … 31536000000)' }),
     from: timeParam.optional().meta({ description: 'window start (inclusive); default to − 1 h' }),
     to: timeParam.optional().meta({ description: 'window end (exclusive); default now' }),
+    filter: repeatedParam(MAX_FILTERS, MAX_FILTER_CHARS, 'filters').meta({ description: `${FILTER_DOC}. A trace matches when one span matches every filter (span attributes) together with the other span filters` }),
+    sort: z.enum(['start_time', 'duration', 'cost']).optional().transform((s) => s ?? 'start_time').meta({ description: 'start_time (earliest span start, default), duration (trace duration) or cost (total USD; traces without a priced span sort as cheapest)' }),
+    order: z.enum(['desc', 'asc']).optional().transform((o) => o ?? 'desc').meta({ description: 'desc (default) or asc' }),
     limit: limitParam(50, 500),
     cursor: cursorParam.optional(),
   })
@@ -46,6 +50,17 @@ export interface TraceSummary {
   error_count: number;
   /** Distinct services, sorted. */
   services: string[];
+  /**
+   * Total LLM cost of the trace's spans, USD rounded to 1e-9: the sum over priced spans;
+   * null when it has unpriced LLM spans and no priced one; 0 without LLM spans.
+   */
+  cost_usd: number | null;
+  /** LLM spans whose model has no known price. */
+  unpriced_spans: number;
+  /** Token totals over the trace's spans. */
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
 }
 
 /** A span of a trace tree. cost_usd is null when unpriced. */
@@ -92,10 +107,11 @@ export interface SpanNode {
 }
 
 export const traceListDoc = {
-  summary: 'List traces, newest first',
+  summary: 'List traces with per-trace totals, newest first (or by duration / cost)',
   description:
-    'One entry per trace with at least one span in [from, to) matching every filter. ' +
-    'Paginate with cursor = next_cursor (null at the end). Errors: 400 VIGIL_ERR_VALIDATION, 401 VIGIL_ERR_UNAUTHORIZED.',
+    'One entry per trace with at least one span in [from, to) matching every filter, with totals over all its spans: span and error counts, ' +
+    'cost_usd (null when every LLM span is unpriced), tokens, root service and operation (root_name). sort=start_time|duration|cost, order=desc|asc; ' +
+    'limit gives the top N. Paginate with cursor = next_cursor (null at the end) with the same sort and order. Errors: 400 VIGIL_ERR_VALIDATION, 401 VIGIL_ERR_UNAUTHORIZED.',
   tags: ['traces'],
   security: [{ bearer: [] }],
   querystring: docSchema(TraceListQuery),
@@ -105,6 +121,8 @@ export const traceGetDoc = {
   summary: 'One trace as a span tree',
   description:
     'Every span of the trace nested under `children` (ordered by start); spans whose parent is missing are roots. ' +
+    'Attribute values keep their OTLP type: strings, numbers (int64 beyond 2^53 as a decimal string; NaN / ±Infinity as "NaN" / "Infinity" / "-Infinity"), booleans, arrays and kvlists as JSON arrays / objects, bytes as base64 strings, an empty value as null. ' +
+    'Each span has its links ({trace_id, span_id, trace_state, attributes, dropped_attributes_count?, flags?}), trace_state, flags and dropped attribute / event / link counts. ' +
     'Errors: 400 VIGIL_ERR_VALIDATION (traceId), 404 VIGIL_ERR_NOT_FOUND, 401.',
   tags: ['traces'],
   security: [{ bearer: [] }],
