@@ -342,6 +342,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         metrics,
         host: config.host,
         port: config.ingest.grpcPort,
+        logsAccepted: switches?.logsAccepted,
       });
       closers.push({ name: 'ingest-grpc', close: () => grpc.close() });
       grpcUrl = grpc.url;
