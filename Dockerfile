@@ -9,6 +9,7 @@ COPY ingest ingest
 COPY processors processors
 COPY query-api query-api
 COPY alerts alerts
+COPY anomaly anomaly
 COPY migrations migrations
 COPY demo demo
 COPY bench bench

@@ -157,6 +157,18 @@ function buildProgram(setExit: (code: number) => void): Command {
       setExit(await alertsInit(config, log, project));
     });
 
+  const anomaly = program.command('anomaly').description('anomaly scores (the detector the processors run)');
+  anomaly
+    .command('score')
+    .description('score one series offline: CSV timestamp,value in, CSV timestamp,value,anomaly_score out (one row per input row, no look-ahead)')
+    .requiredOption('--in <file>', 'input CSV with the header timestamp,value (ISO-8601 or YYYY-MM-DD HH:MM:SS times, fixed interval)')
+    .requiredOption('--out <file>', 'output CSV (- for stdout)')
+    .action(async (opts: { in: string; out: string }) => {
+      const { scoreCsvFile } = await import('../anomaly/cli.js');
+      await scoreCsvFile(opts.in, opts.out);
+      setExit(EXIT_OK);
+    });
+
   const kafka = program.command('kafka').description('the local Kafka broker');
   kafka
     .command('start')
