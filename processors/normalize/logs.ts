@@ -20,7 +20,7 @@ import type { NativeLog } from '../../schemas/native.js';
 import type { LogRow } from '../../schemas/rows.js';
 import { msToNs, nsToClickHouse } from '../../schemas/time.js';
 import type { AnyValue } from '../../schemas/otlp.js';
-import { anyValueToString, flattenKeyValuesTyped, flattenPlain, keyValuesToPlain, normalizeId, typedColumns, typedPlain, uint32 } from './attributes.js';
+import { anyValueToString, flattenKeyValuesTyped, flattenShared, flattenPlain, keyValuesToPlain, normalizeId, typedColumns, typedPlain, uint32 } from './attributes.js';
 import { parseMs, parseNs } from './spans.js';
 
 const RANGE_NAMES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
@@ -78,7 +78,7 @@ export function otlpLogToRow(
   const received = msToNs(receivedAtMs);
   const observed = nonZeroNs(rec.observedTimeUnixNano, 'observedTimeUnixNano');
   const time = nonZeroNs(rec.timeUnixNano, 'timeUnixNano') ?? observed ?? received;
-  const res = flattenKeyValuesTyped(resource?.attributes);
+  const res = flattenShared(resource);
   const attrs = flattenKeyValuesTyped(rec.attributes);
   const resourceAttributes = res.all;
   const attributes = attrs.all;

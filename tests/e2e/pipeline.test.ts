@@ -262,7 +262,7 @@ describe('Vigil end to end with the official OpenTelemetry exporters', () => {
     expect(priced.output_tokens).toBe(expectedOutput);
     expect(priced.unpriced_spans).toBe(0);
     expect(unknown.unpriced_spans).toBe(unknown.spans);
-    expect(unknown.cost_usd).toBe(0);
+    expect(unknown.cost_usd).toBeNull(); // every span unpriced: null, not 0 (issue 8)
     // The span itself carries NULL cost, never 0.
     const unknownSpan = sent.find((s) => s.name === 'chat acme-private-llm')!;
     const tree = await getJson<{ spans: TreeSpan[] }>(vigil.queryUrl!, `/api/v1/traces/${unknownSpan.traceId}`);
