@@ -2,7 +2,8 @@
  * Request schema (zod) and response shape of GET /api/v1/logs.
  */
 import { z } from 'zod';
-import { cursorParam, docSchema, limitParam, show, stringFilter, timeParam, traceIdParam } from '../params.js';
+import { FILTER_DOC, MAX_FILTER_CHARS, MAX_FILTERS } from '../filters.js';
+import { cursorParam, docSchema, limitParam, repeatedParam, show, stringFilter, timeParam, traceIdParam } from '../params.js';
 
 /** OTel severity names → the lowest SeverityNumber of that range. */
 export const SEVERITY_MIN: Record<string, number> = {
@@ -39,6 +40,7 @@ export const LogListQuery = z.strictObject({
   service: stringFilter.optional(),
   trace_id: traceIdParam.optional(),
   q: stringFilter.optional().meta({ description: 'text contained in body (case-insensitive)' }),
+  filter: repeatedParam(MAX_FILTERS, MAX_FILTER_CHARS, 'filters').meta({ description: `${FILTER_DOC} (log record attributes; resource.<key> for resource attributes)` }),
   limit: limitParam(100, 1000),
   cursor: cursorParam.optional(),
 });

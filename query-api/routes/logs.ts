@@ -13,6 +13,7 @@ import { nsToClickHouse } from '../../schemas/time.js';
 import { tenantOf } from '../auth.js';
 import { num, selectRows } from '../clickhouse.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
+import { attributeFilters } from '../filters.js';
 import { nsToIso, parseParams, resolveWindow } from '../params.js';
 import { LogListQuery, logListDoc, type LogRecord } from './logs.schemas.js';
 import { typedAttributeColumns, typedAttributes, typedBody } from '../typed-attributes.js';
@@ -79,6 +80,10 @@ export const logRoutes: FastifyPluginAsync<LogRoutesOptions> = async (app, opts)
     if (q.service !== undefined) (conds.push('service = {service:String}'), (params.service = q.service));
     if (q.trace_id !== undefined) (conds.push('trace_id = {trace_id:String}'), (params.trace_id = q.trace_id));
     if (q.q !== undefined) (conds.push('positionCaseInsensitiveUTF8(body, {q:String}) > 0'), (params.q = q.q));
+    // Attribute filters (query-api/filters.ts): typed placeholders only.
+    const attr = attributeFilters(q.filter, 'af', 'logs'); // qualified: the SELECT list aliases the typed maps
+    conds.push(...attr.sql);
+    Object.assign(params, attr.params);
     if (cursor !== undefined) {
       conds.push(`(time, ${ROW_KEY}) < ({cursor_time:DateTime64(9, 'UTC')}, {cursor_key:UInt64})`);
       params.cursor_time = nsToClickHouse(cursor.ns);

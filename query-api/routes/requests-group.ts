@@ -9,6 +9,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ClickHouseHandle } from '../../platform/clickhouse.js';
 import { requestRoutes } from './requests.js';
+import { spansAggRoutes } from './spans-agg.js';
 
 export interface AnalystRoutesOptions {
   clickhouse: ClickHouseHandle;
@@ -17,4 +18,5 @@ export interface AnalystRoutesOptions {
 /** Fastify plugin registering every route listed in the module doc; expects an auth hook in an enclosing scope. */
 export const analystRoutes: FastifyPluginAsync<AnalystRoutesOptions> = async (app, opts) => {
   await app.register(requestRoutes, { clickhouse: opts.clickhouse });
+  await app.register(spansAggRoutes, { clickhouse: opts.clickhouse });
 };

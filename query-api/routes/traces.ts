@@ -7,12 +7,13 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ClickHouseHandle } from '../../platform/clickhouse.js';
-import { VigilError } from '../../platform/errors.js';
+import { ValidationError, VigilError } from '../../platform/errors.js';
 import { nsToClickHouse } from '../../schemas/time.js';
 import { tenantOf } from '../auth.js';
 import { num, selectRows } from '../clickhouse.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
-import { nsToIso, parseParams, resolveWindow } from '../params.js';
+import { decodeCursor, encodeCursor, type CursorKey } from '../cursor.js';
+import { attributeFilters } from '../filters.js';
+import { nsToIso, parseParams, resolveWindow, roundUsd } from '../params.js';
 import { buildTree } from '../trace-tree.js';
 import { typedAttributeColumns, typedAttributes } from '../typed-attributes.js';
 import {
@@ -41,6 +42,14 @@ interface SummaryRow {
   services: string[];
   root_name: string;
   root_service: string;
+  /** USD (rounded to 1e-9) or null: see TraceSummary.cost_usd. */
+  cost: number | string | null;
+  unpriced_n: unknown;
+  input_n: unknown;
+  output_n: unknown;
+  cached_n: unknown;
+  /** Sort key as a decimal string (see SORT_KEYS). */
+  sk: string;
 }
 
 interface SpanDbRow {
@@ -79,8 +88,10 @@ interface SpanDbRow {
  * @returns SQL fragments using only typed placeholders, and their values.
  */
 function spanFilters(q: TraceListQuery): { sql: string[]; params: Record<string, unknown> } {
-  const sql: string[] = [];
-  const params: Record<string, unknown> = {};
+  // Attribute filters (query-api/filters.ts): typed placeholders only.
+  const attr = attributeFilters(q.filter);
+  const sql: string[] = [...attr.sql];
+  const params: Record<string, unknown> = { ...attr.params };
   if (q.service !== undefined) (sql.push('service = {service:String}'), (params.service = q.service));
   if (q.operation !== undefined) (sql.push('name = {operation:String}'), (params.operation = q.operation));
   if (q.status !== undefined) (sql.push('status_code = {status:String}'), (params.status = q.status));
@@ -96,15 +107,51 @@ function spanFilters(q: TraceListQuery): { sql: string[]; params: Record<string,
   return { sql, params };
 }
 
+/**
+ * The list cursor: for the default order (start_time desc) the shared cursor
+ * format of query-api/cursor.ts (sort key = start ns); for other orders the
+ * same `[key, trace_id]` prefixed by the sort and order, so a cursor is only
+ * accepted by the list order that made it.
+ */
+function encodeListCursor(key: CursorKey, sort: TraceListQuery['sort'], order: TraceListQuery['order']): string {
+  if (sort === 'start_time' && order === 'desc') return encodeCursor(key);
+  return `${sort}.${order}.${encodeCursor(key)}`;
+}
+
+/** @throws ValidationError (cursor) when it is malformed or from another sort / order. */
+function decodeListCursor(cursor: string, sort: TraceListQuery['sort'], order: TraceListQuery['order']): CursorKey {
+  if (sort === 'start_time' && order === 'desc') return decodeCursor(cursor, 'traces');
+  const prefix = `${sort}.${order}.`;
+  if (!cursor.startsWith(prefix)) {
+    throw new ValidationError('cursor', `not a cursor of this list order (sort=${sort}, order=${order}); pass next_cursor from the previous page with the same sort and order`);
+  }
+  return decodeCursor(cursor.slice(prefix.length), 'traces');
+}
+
 const ns = (col: string): string => `toString(toUnixTimestamp64Nano(${col}))`;
+
+/**
+ * Sort keys of the trace list, each a non-negative Int64 per trace:
+ * start_time = earliest span start (ns since epoch); duration = latest end −
+ * earliest start (ns); cost = 2 + total cost in nano-USD, 1 for a trace
+ * without LLM spans (cost 0), 0 for one whose LLM spans are all unpriced
+ * (cost null: sorts as the cheapest).
+ */
+const SORT_KEYS: Record<TraceListQuery['sort'], string> = {
+  start_time: 'toUnixTimestamp64Nano(min(start_time))',
+  duration: 'toUnixTimestamp64Nano(max(end_time)) - toUnixTimestamp64Nano(min(start_time))',
+  cost: 'if(countIf(cost_usd IS NOT NULL) > 0, 2 + toInt64(round(sum(cost_usd) * 1e9)), if(sum(unpriced) > 0, 0, 1))',
+};
 
 /**
  * Trace list SQL. The inner query finds trace ids with a matching span in the
  * window; the outer one summarises those traces over all their spans (any time),
- * keeps those strictly after the cursor in (start, trace_id) DESC order, and
+ * keeps those strictly after the cursor in (sort key, trace_id) order, and
  * returns limit + 1 rows (the extra one says whether a next page exists).
  */
-function listSql(filters: string[], withCursor: boolean): string {
+function listSql(filters: string[], withCursor: boolean, sort: TraceListQuery['sort'] = 'start_time', order: TraceListQuery['order'] = 'desc'): string {
+  const sk = SORT_KEYS[sort];
+  const dir = order === 'asc' ? 'ASC' : 'DESC';
   const where = ['tenant = {tenant:String}', "start_time >= {from:DateTime64(9, 'UTC')}", "start_time < {to:DateTime64(9, 'UTC')}", ...filters];
   return `
 SELECT
@@ -115,13 +162,16 @@ SELECT
   countIf(status_code = 'error') AS error_count,
   arraySort(groupUniqArray(service)) AS services,
   if(countIf(parent_span_id = '') > 0, argMinIf(name, start_time, parent_span_id = ''), argMin(name, start_time)) AS root_name,
-  if(countIf(parent_span_id = '') > 0, argMinIf(service, start_time, parent_span_id = ''), argMin(service, start_time)) AS root_service
+  if(countIf(parent_span_id = '') > 0, argMinIf(service, start_time, parent_span_id = ''), argMin(service, start_time)) AS root_service,
+  if(countIf(cost_usd IS NOT NULL) > 0, round(sum(cost_usd), 9), if(sum(unpriced) > 0, NULL, 0)) AS cost,
+  sum(unpriced) AS unpriced_n, sum(input_tokens) AS input_n, sum(output_tokens) AS output_n, sum(cached_tokens) AS cached_n,
+  toString(${sk}) AS sk
 FROM {db:Identifier}.spans
 WHERE tenant = {tenant:String}
   AND trace_id IN (SELECT DISTINCT trace_id FROM {db:Identifier}.spans WHERE ${where.join(' AND ')})
 GROUP BY trace_id
-${withCursor ? "HAVING (min(start_time), trace_id) < ({cursor_start:DateTime64(9, 'UTC')}, {cursor_trace:String})" : ''}
-ORDER BY min(start_time) DESC, trace_id DESC
+${withCursor ? `HAVING (${sk}, trace_id) ${order === 'asc' ? '>' : '<'} ({cursor_sk:Int64}, {cursor_trace:String})` : ''}
+ORDER BY ${sk} ${dir}, trace_id ${dir}
 LIMIT {limit_plus_one:UInt32}`;
 }
 
@@ -188,15 +238,15 @@ export const traceRoutes: FastifyPluginAsync<TraceRoutesOptions> = async (app, o
     const tenant = tenantOf(request);
     const q = parseParams(TraceListQuery, request.query);
     const win = resolveWindow(q.from, q.to);
-    const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'traces');
+    const cursor = q.cursor === undefined ? undefined : decodeListCursor(q.cursor, q.sort, q.order);
     const f = spanFilters(q);
-    const rows = await selectRows<SummaryRow>(ch, listSql(f.sql, cursor !== undefined), {
+    const rows = await selectRows<SummaryRow>(ch, listSql(f.sql, cursor !== undefined, q.sort, q.order), {
       ...f.params,
       tenant,
       from: nsToClickHouse(win.from),
       to: nsToClickHouse(win.to),
       limit_plus_one: q.limit + 1,
-      ...(cursor && { cursor_start: nsToClickHouse(cursor.ns), cursor_trace: cursor.tie }),
+      ...(cursor && { cursor_sk: cursor.ns.toString(), cursor_trace: cursor.tie }),
     });
     const page = rows.slice(0, q.limit);
     const traces: TraceSummary[] = page.map((r) => {
@@ -211,11 +261,16 @@ export const traceRoutes: FastifyPluginAsync<TraceRoutesOptions> = async (app, o
         span_count: num(r.span_count),
         error_count: num(r.error_count),
         services: r.services,
+        cost_usd: r.cost === null ? null : roundUsd(Number(r.cost)),
+        unpriced_spans: num(r.unpriced_n),
+        input_tokens: num(r.input_n),
+        output_tokens: num(r.output_n),
+        cached_tokens: num(r.cached_n),
       };
     });
     const last = page[page.length - 1];
     const next_cursor =
-      rows.length > q.limit && last ? encodeCursor({ ns: BigInt(last.start_ns), tie: last.trace_id }) : null;
+      rows.length > q.limit && last ? encodeListCursor({ ns: BigInt(last.sk), tie: last.trace_id }, q.sort, q.order) : null;
     return { traces, next_cursor };
   });
 
