@@ -10,6 +10,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ClickHouseHandle } from '../../platform/clickhouse.js';
 import { requestRoutes } from './requests.js';
 import { spansAggRoutes } from './spans-agg.js';
+import { executionRoutes } from './executions.js';
 
 export interface AnalystRoutesOptions {
   clickhouse: ClickHouseHandle;
@@ -19,4 +20,5 @@ export interface AnalystRoutesOptions {
 export const analystRoutes: FastifyPluginAsync<AnalystRoutesOptions> = async (app, opts) => {
   await app.register(requestRoutes, { clickhouse: opts.clickhouse });
   await app.register(spansAggRoutes, { clickhouse: opts.clickhouse });
+  await app.register(executionRoutes, { clickhouse: opts.clickhouse });
 };
