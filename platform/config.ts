@@ -161,6 +161,14 @@ const EnvSchema = z.object({
   }),
   VIGIL_ALERTS_TICK_MS: intVar(100, 600_000, 'set VIGIL_ALERTS_TICK_MS to how often the alert evaluator and dispatcher look for due work, ms (default 5000)'),
   VIGIL_EXTERNAL_URL: urlVar(['http:', 'https:'], 'not an http(s) URL — set VIGIL_EXTERNAL_URL to the URL people reach the query API at (used in alert links), or unset it'),
+  VIGIL_ANOMALY_SCORING: optionalString.refine((v) => v === undefined || v === 'on' || v === 'off', {
+    message: 'must be on or off — anomaly scoring in the processor role (default on; per project: PUT /api/v1/anomalies/settings)',
+  }),
+  VIGIL_ANOMALY_LATENESS_S: intVar(0, 3600, 'set VIGIL_ANOMALY_LATENESS_S to the seconds a minute waits for late spans before it is scored (default 60)'),
+  VIGIL_ANOMALY_THRESHOLD: optionalString.refine((v) => v === undefined || (/^(0(\.\d+)?|1(\.0+)?)$/.test(v)), {
+    message: 'must be a number from 0 to 1 — the anomaly score at which is_anomaly is set (default 0.9)',
+  }),
+  VIGIL_ANOMALY_THREADS: positiveVar('set VIGIL_ANOMALY_THREADS to the worker threads of the anomaly scoring pool (default 1)'),
 });
 
 /** Fully parsed configuration. Ports are TCP ports (0 = pick a free one); sizes in bytes; times in ms. */
@@ -222,6 +230,16 @@ export interface VigilConfig {
     tickMs: number;
     /** Base URL of the query API as people reach it (alert links); undefined = the listening URL. */
     externalUrl: string | undefined;
+  };
+  /** Online anomaly scoring in the processor role (anomaly/scorer.ts). */
+  anomaly: {
+    enabled: boolean;
+    /** Seconds a closed minute waits for late spans before it is scored. */
+    latenessS: number;
+    /** Score (0–1) at which is_anomaly is set. */
+    threshold: number;
+    /** Worker threads of the anomaly pool. */
+    threads: number;
   };
 }
 
@@ -345,6 +363,12 @@ export function loadConfig(env: Record<string, string | undefined>): VigilConfig
       allowHosts: e.VIGIL_WEBHOOK_ALLOW_HOSTS,
       tickMs: e.VIGIL_ALERTS_TICK_MS ?? 5000,
       externalUrl: e.VIGIL_EXTERNAL_URL?.replace(/\/+$/, ''),
+    },
+    anomaly: {
+      enabled: e.VIGIL_ANOMALY_SCORING !== 'off',
+      latenessS: e.VIGIL_ANOMALY_LATENESS_S ?? 60,
+      threshold: e.VIGIL_ANOMALY_THRESHOLD === undefined ? 0.9 : Number(e.VIGIL_ANOMALY_THRESHOLD),
+      threads: e.VIGIL_ANOMALY_THREADS ?? 1,
     },
   };
 }

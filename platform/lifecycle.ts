@@ -3,10 +3,12 @@
  *
  * Start:  stores (Postgres, ClickHouse) → migrations → API key → Kafka
  *         (external, local broker, or in-process hand-off) → topics →
- *         processors (Piscina pool + consumer group) → query API → alerting
+ *         processors (Piscina pool + consumer group) → anomaly scorer (its own
+ *         Piscina pool; leases in Postgres) → query API → alerting
  *         (evaluator + dispatcher loops) → ingest → demo (+ demo alerting).
  * Stop:   demo → ingest (OTLP/gRPC, then HTTP: stop intake; in-flight requests finish) → publisher
- *         (flush, close) → processors (finish the in-flight batch, insert,
+ *         (flush, close) → anomaly scorer (finish its tick, snapshot and release its shards,
+ *         close its pool) → processors (finish the in-flight batch, insert,
  *         commit offsets, disconnect) → worker pool (drain) → alerting (evaluator,
  *         then dispatcher: the round in flight finishes, the rest stays queued) → query API →
  *         ClickHouse → local Kafka broker → Postgres.
@@ -241,6 +243,31 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
             plog.error({ count: out.rejected.length, reason: out.rejected[0]!.reason }, 'envelopes could not be stored (no DLQ in in-process mode)');
           }
         };
+      }
+    }
+
+    // Anomaly scoring (anomaly/scorer.ts): processor role; Postgres holds its leases and snapshots.
+    if (roles.has('processor') && config.anomaly.enabled) {
+      if (pg === undefined && (opts.embedded || config.postgres.url !== undefined)) {
+        const pgh = await startPostgres({ url: config.postgres.url, dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
+        pg = pgh;
+        closers.push({ name: 'postgres', close: () => pgh.stop() });
+        await migratePostgres(pgh.pool, { log });
+      }
+      if (pg === undefined) {
+        log.warn('anomaly scoring is off in this process: it needs DATABASE_URL (leases and detector snapshots live in Postgres)');
+      } else {
+        const { createAnomalyScorer } = await import('../anomaly/scorer.js');
+        const scorer = createAnomalyScorer({
+          clickhouse: ch!,
+          pool: pg.pool,
+          log: log.child({ component: 'anomaly' }),
+          threads: config.anomaly.threads,
+          latenessS: config.anomaly.latenessS,
+          threshold: config.anomaly.threshold,
+        });
+        scorer.start(15_000);
+        closers.push({ name: 'anomaly-scorer', close: () => scorer.stop() });
       }
     }
 
