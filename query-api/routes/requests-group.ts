@@ -11,6 +11,7 @@ import type { ClickHouseHandle } from '../../platform/clickhouse.js';
 import { requestRoutes } from './requests.js';
 import { spansAggRoutes } from './spans-agg.js';
 import { executionRoutes } from './executions.js';
+import { forecastRoutes } from './forecast.js';
 
 export interface AnalystRoutesOptions {
   clickhouse: ClickHouseHandle;
@@ -21,4 +22,5 @@ export const analystRoutes: FastifyPluginAsync<AnalystRoutesOptions> = async (ap
   await app.register(requestRoutes, { clickhouse: opts.clickhouse });
   await app.register(spansAggRoutes, { clickhouse: opts.clickhouse });
   await app.register(executionRoutes, { clickhouse: opts.clickhouse });
+  await app.register(forecastRoutes, { clickhouse: opts.clickhouse });
 };
