@@ -5,14 +5,17 @@
  * answers 200 and records visible − acked, where "visible" is when the
  * successful poll was sent (so the query's own duration is not counted).
  *
- * Polling is bounded so that it does not become load itself (until the
- * trace-id lookup is indexed, each poll is a scan of the tenant's spans in
- * chDB, inside the Vigil process): each probe is polled every 100 ms for its
- * first 2.5 s after the ack (the resolution that matters for the 2 s goal),
- * every 500 ms until 10 s, then every 2 s; at most `concurrency` polls are in
- * flight and at most `maxPollsPerSec` are started per second, oldest probe
- * first; a probe not visible after `timeoutMs` counts as never visible (∞ in
- * the percentiles).
+ * Polling is bounded so that it does not become load itself (each poll is a
+ * chDB query inside the Vigil process, and chDB runs parameterised queries one
+ * at a time): one poll in flight at a time (`concurrency`), at most
+ * `maxPollsPerSec` started per second, oldest probe first. A probe is polled
+ * every 100 ms for its first 2.5 s after the ack (the resolution that matters
+ * for the 2 s goal), then every 500 ms until 10 s; older than 10 s (a backlog),
+ * only the 2 oldest outstanding probes are polled, every second — the rest
+ * wait their turn (storage is close to FIFO, so a later probe is seldom
+ * visible long before an earlier one; if it is, its latency is overstated by
+ * at most the wait). A probe not visible after `timeoutMs` counts as never
+ * visible (∞ in the percentiles).
  */
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
@@ -56,9 +59,9 @@ export class ProbePoller {
   constructor(
     private readonly queryUrl: string,
     private readonly apiKey: string,
-    private readonly concurrency = 2,
+    private readonly concurrency = 1,
     private readonly timeoutMs = 180_000,
-    private readonly maxPollsPerSec = 20,
+    private readonly maxPollsPerSec = 40,
   ) {
     this.pool = new Pool(queryUrl, { connections: concurrency, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 60_000 });
     this.timer = setInterval(() => this.tick(), 20);
@@ -84,10 +87,11 @@ export class ProbePoller {
 
   private tick(): void {
     const t = now();
-    this.tokens = Math.min(this.maxPollsPerSec / 5, this.tokens + ((t - this.lastTick) / 1000) * this.maxPollsPerSec);
+    this.tokens = Math.min(Math.max(1, this.maxPollsPerSec / 10), this.tokens + ((t - this.lastTick) / 1000) * this.maxPollsPerSec);
     this.lastTick = t;
     if (this.inflight >= this.concurrency || this.tokens < 1) return;
     // Map iteration order = insertion order = oldest probe first.
+    let oldSeen = 0;
     for (const p of this.pending.values()) {
       if (this.inflight >= this.concurrency || this.tokens < 1) break;
       if (p.polling) continue;
@@ -99,6 +103,7 @@ export class ProbePoller {
         b.polls += p.polls;
         continue;
       }
+      if (age >= 10_000 && ++oldSeen > 2) continue;
       if (t < p.nextPollAt) continue;
       this.tokens--;
       this.pollsSent++;
@@ -129,7 +134,7 @@ export class ProbePoller {
       this.inflight--;
       p.polling = false;
     }
-    p.nextPollAt = now() + (age < 2_500 ? 100 : age < 10_000 ? 500 : 2_000);
+    p.nextPollAt = now() + (age < 2_500 ? 100 : age < 10_000 ? 500 : 1_000);
   }
 
   stats(step: string): ProbeStats {
