@@ -15,7 +15,9 @@
  * ```
  * Units: error_rate is a fraction (5 % = 0.05); latency_*_ms in ms; cost_usd in
  * USD summed over the window; tokens (input + output) summed over the window;
- * request_rate in spans per minute; error_count and absence in spans.
+ * request_rate in spans per minute; error_count and absence in spans;
+ * anomaly_score the highest anomaly score (0–1) of the rule's series in the
+ * window (anomaly/alert-signal.ts; e.g. >= 0.9 with for: 2m).
  * `absence` fires when the window holds at most `threshold` spans (default 0);
  * its operator is always `<=`.
  */
@@ -34,6 +36,7 @@ export const SIGNALS = [
   'cost_usd',
   'tokens',
   'absence',
+  'anomaly_score',
 ] as const;
 export type Signal = (typeof SIGNALS)[number];
 
@@ -112,6 +115,9 @@ export const ConditionInput = z
       if (c.threshold === undefined) ctx.addIssue({ code: 'custom', path: ['threshold'], message: 'required: a number to compare the signal with' });
     } else if (c.operator !== undefined && c.operator !== '<=') {
       ctx.addIssue({ code: 'custom', path: ['operator'], message: 'absence always compares with <= (at most `threshold` spans in the window); omit operator' });
+    }
+    if (c.signal === 'anomaly_score' && c.threshold !== undefined && (c.threshold < 0 || c.threshold > 1)) {
+      ctx.addIssue({ code: 'custom', path: ['threshold'], message: 'anomaly_score is a score from 0 to 1 (0.9 = page-worthy)' });
     }
     if (c.signal === 'error_rate' && c.threshold !== undefined && (c.threshold < 0 || c.threshold > 1)) {
       ctx.addIssue({ code: 'custom', path: ['threshold'], message: 'error_rate is a fraction from 0 to 1: 5 % is 0.05' });

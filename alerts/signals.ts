@@ -15,6 +15,7 @@ import type { ClickHouseHandle } from '../platform/clickhouse.js';
 import { num, selectRows } from '../query-api/clickhouse.js';
 import { mergeBins, quantileFromBins, type SketchBins } from '../processors/sketch.js';
 import { DIMENSIONS, RATIO_SIGNALS, type Condition, type Dimension, type Signal } from './rule-schema.js';
+import { readAnomalyScores } from '../anomaly/alert-signal.js';
 
 /** Merged aggregates of one series over a window (or one minute). Cost in USD. */
 export interface SeriesAggregate {
@@ -25,6 +26,8 @@ export interface SeriesAggregate {
   costUsd: number;
   /** input + output tokens (input includes cached tokens, GenAI conventions). */
   tokens: number;
+  /** Highest anomaly score 0–1 (anomaly_score only; from anomaly_scores, not span_metrics_1m). */
+  score?: number;
   /** DDSketch bins (latency signals only). */
   bins?: SketchBins;
   zero?: number;
@@ -92,6 +95,9 @@ function toAggregate(r: Row, groups: readonly Dimension[]): SeriesAggregate {
  * @throws VigilError as classified by query-api/clickhouse.ts (VIGIL_ERR_CLICKHOUSE_UNAVAILABLE when unreachable).
  */
 export async function readWindow(ch: ClickHouseHandle, tenant: string, cond: Condition, fromSec: number, toSec: number): Promise<SeriesAggregate[]> {
+  if (cond.signal === 'anomaly_score') {
+    return (await readAnomalyScores(ch, tenant, cond, fromSec, toSec, false)).map((a) => ({ labels: a.labels, count: 1, errors: 0, costUsd: 0, tokens: 0, score: a.score }));
+  }
   const { where, params, groups, aggs } = parts(tenant, cond, fromSec, toSec);
   const select = [...groups, ...aggs].join(', ');
   const groupBy = groups.length > 0 ? `GROUP BY ${groups.join(', ')}` : '';
@@ -113,6 +119,10 @@ export interface MinuteAggregate extends SeriesAggregate {
  * @throws VigilError as {@link readWindow}.
  */
 export async function readMinutes(ch: ClickHouseHandle, tenant: string, cond: Condition, fromSec: number, toSec: number): Promise<MinuteAggregate[]> {
+  if (cond.signal === 'anomaly_score') {
+    const rows = await readAnomalyScores(ch, tenant, cond, fromSec, toSec, true);
+    return rows.map((a) => ({ labels: a.labels, count: 1, errors: 0, costUsd: 0, tokens: 0, score: a.score, minuteS: a.minuteS })).sort((x, y) => x.minuteS - y.minuteS);
+  }
   const { where, params, groups, aggs } = parts(tenant, cond, fromSec, toSec);
   const keys = ['toUInt32(minute) AS minute_s', ...groups];
   const sql = `SELECT ${[...keys, ...aggs].join(', ')} FROM {db:Identifier}.span_metrics_1m WHERE ${where.join(' AND ')}
@@ -130,6 +140,7 @@ export function mergeAggregates(labels: Record<string, string>, parts: readonly 
     out.errors += p.errors;
     out.costUsd += p.costUsd;
     out.tokens += p.tokens;
+    if (p.score !== undefined) out.score = Math.max(out.score ?? 0, p.score);
     if (p.bins !== undefined) {
       bins.push(p.bins);
       out.zero = (out.zero ?? 0) + (p.zero ?? 0);
@@ -167,6 +178,8 @@ export function signalValue(cond: Condition, agg: SeriesAggregate): SignalResult
       return { value: agg.tokens, judged };
     case 'absence':
       return { value: agg.count, judged };
+    case 'anomaly_score':
+      return { value: agg.score ?? null, judged: agg.score !== undefined };
     default: {
       const q = LATENCY_Q[cond.signal]!;
       const v = agg.bins === undefined ? null : quantileFromBins(agg.bins, agg.zero ?? 0, q);

@@ -28,6 +28,7 @@ import { analystRoutes } from './routes/requests-group.js';
 import { traceRoutes } from './routes/traces.js';
 import { alertRoutes, type AlertRoutesOptions } from './routes/alerts.js';
 import { flagFeatureRoutes, type FlagFeatureOptions } from './routes/flags-group.js';
+import { anomalyRoutes } from './routes/anomalies.js';
 
 export type { KeyVerifier };
 
@@ -85,6 +86,8 @@ export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
     await api.register(traceRoutes, { clickhouse: opts.clickhouse });
     await api.register(logRoutes, { clickhouse: opts.clickhouse });
     await api.register(metricRoutes, { clickhouse: opts.clickhouse });
+    // Anomaly scores; the per-project switch needs Postgres (the alerting or flags pool).
+    await api.register(anomalyRoutes, { clickhouse: opts.clickhouse, pool: opts.alerts?.pool ?? opts.flags?.pool });
     await api.register(analystRoutes, { clickhouse: opts.clickhouse });
     if (opts.alerts !== undefined) await api.register(alertRoutes, { ...opts.alerts, clickhouse: opts.clickhouse });
     if (opts.flags !== undefined) await api.register(flagFeatureRoutes, { ...opts.flags, clickhouse: opts.clickhouse });

@@ -38,6 +38,10 @@ const common = {
   service: stringFilter.optional(),
   operation: stringFilter.optional(),
   model: stringFilter.optional(),
+  anomaly: z
+    .enum(['true', 'false'], { error: 'expected true or false' })
+    .optional()
+    .meta({ description: 'true: add anomaly_score to each point (highest score of the matching series in the bucket, anomaly_scores; null if none)' }),
 };
 
 /** Query of GET /api/v1/metrics/latency. */
@@ -67,6 +71,8 @@ export interface LatencyPoint {
   p50_ms: number | null;
   p95_ms: number | null;
   p99_ms: number | null;
+  /** With anomaly=true: highest latency_p99_ms anomaly score in the bucket (0–1), null if none. */
+  anomaly_score?: number | null;
 }
 
 /** One cost point: USD (priced spans only), token counts, unpriced and total span counts. */
@@ -81,6 +87,8 @@ export interface CostPoint {
   cached_tokens: number | null;
   unpriced_spans: number | null;
   spans: number | null;
+  /** With anomaly=true: highest cost_usd anomaly score (model series) in the bucket (0–1), null if none. */
+  anomaly_score?: number | null;
 }
 
 const errorsDoc = `Errors: 400 VIGIL_ERR_VALIDATION (bad parameter, more than ${MAX_BUCKETS} buckets or ${MAX_POINTS} points), 400 VIGIL_ERR_QUERY_TOO_EXPENSIVE, 401 VIGIL_ERR_UNAUTHORIZED.`;

@@ -35,6 +35,7 @@ import {
   type CostPoint,
   type LatencyPoint,
 } from './metrics.schemas.js';
+import { attachAnomalyScores } from './anomalies.scores.js';
 import { aggregateSql, planTiers, rangeParams, userCostFromSpansSql, type Family } from './metrics.sources.js';
 
 export interface MetricRoutesOptions {
@@ -194,6 +195,7 @@ export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app,
         p99_ms: at(2),
       };
     });
+    if (q.anomaly === 'true') await attachAnomalyScores(ch, tenantOf(request), 'latency_p99_ms', { fromSec: p.fromSec, toSec: p.toSec, step: q.step }, q, points);
     return { ...p.meta, points };
   });
 
@@ -225,6 +227,7 @@ export const metricRoutes: FastifyPluginAsync<MetricRoutesOptions> = async (app,
       unpriced_spans: num(r.unpriced),
       spans: num(r.n),
     }));
+    if (q.anomaly === 'true') await attachAnomalyScores(ch, tenantOf(request), 'cost_usd', { fromSec: p.fromSec, toSec: p.toSec, step: q.step }, q, points);
     return { ...p.meta, points };
   });
 };
