@@ -13,6 +13,8 @@ COPY anomaly anomaly
 COPY migrations migrations
 COPY demo demo
 COPY bench bench
+COPY scripts scripts
+COPY ui ui
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 ENV VIGIL_HOST=0.0.0.0 NODE_ENV=production
 ENTRYPOINT ["node", "dist/bin/vigil.js"]

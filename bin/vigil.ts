@@ -232,6 +232,7 @@ function printBanner(v: RunningVigil, config: VigilConfig): void {
   const lines = [
     '',
     'Vigil is running',
+    v.queryUrl && `  dashboards         ${v.queryUrl}/ui/  (sign in with the API key below)`,
     v.ingestUrl && `  OTLP/HTTP ingest   ${v.ingestUrl}/v1/traces  ${v.ingestUrl}/v1/logs`,
     v.grpcUrl && `  OTLP/gRPC ingest   ${v.grpcUrl}  (TraceService/Export, LogsService/Export)`,
     v.ingestUrl && `  native ingest      ${v.ingestUrl}/api/v1/ingest/spans  ${v.ingestUrl}/api/v1/ingest/logs`,
