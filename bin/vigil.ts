@@ -240,6 +240,7 @@ function printBanner(v: RunningVigil, config: VigilConfig): void {
     v.demoUrl && `  demo service       ${v.demoUrl}`,
     v.queryUrl && v.demoAlerts && `  alerts             ${v.queryUrl}/api/v1/alerts  (${v.demoAlerts.rules} rules for project ${config.auth.defaultProject})`,
     v.demoAlerts && `  alert receiver     ${v.demoAlerts.receiverUrl}  (prints each signed alert here as it arrives; error bursts start after 1 min)`,
+    v.queryUrl && config.anomaly.enabled && `  anomalies          ${v.queryUrl}/api/v1/anomalies?min_score=0.9  (scores per series and minute; the demo's first scores after ~12 min)`,
     v.queryUrl && v.demoFlag && `  feature flags      ${v.queryUrl}/api/v1/flags  (OFREP ${v.queryUrl}/ofrep/v1/evaluate/flags; the demo's /chat evaluates ${v.demoFlag.flag})`,
     v.queryUrl && v.demoFlag && `  experiment         ${v.queryUrl}/api/v1/experiments/${v.demoFlag.flag}  (gpt-4o vs gpt-4o-mini: latency, errors, cost per variant)`,
     `  transport          ${v.transport}`,

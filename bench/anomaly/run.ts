@@ -8,7 +8,7 @@
  *
  * Sets: training seeds 1–6 (used while tuning the constants in
  * anomaly/detector.ts) and held-out seeds 101–106 (never looked at while
- * tuning); 11 kinds each (generate.ts). Quality: NAB-style normalised score
+ * tuning); 12 kinds each (generate.ts). Quality: NAB-style normalised score
  * (./nab.ts; standard profile; threshold optimised on the training set and
  * applied unchanged to the held-out set, and the held-out optimum for
  * reference), and precision / recall / detection delay at the production
