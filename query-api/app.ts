@@ -6,7 +6,8 @@
  * /api/v1/metrics/latency, /api/v1/metrics/cost, and with `alerts` the
  * /api/v1/alerts/… routes (routes/alerts.ts), and with `flags` /api/v1/flags/…,
  * /api/v1/experiments/… and OFREP /ofrep/v1/evaluate/flags[/:key]
- * (routes/flags-group.ts) (Bearer API key → tenant).
+ * (routes/flags-group.ts) (Bearer API key → tenant); /api/v1/logs/tail (SSE live tail,
+ * routes/logs-tail.ts). Without auth: the dashboards at / and /ui/* (routes/ui.ts).
  * Every error answer is `{ error: { code: 'VIGIL_ERR_…', message } }`.
  *
  * Request validation is done by zod inside the handlers (so messages name the
@@ -28,6 +29,8 @@ import { analystRoutes } from './routes/requests-group.js';
 import { traceRoutes } from './routes/traces.js';
 import { alertRoutes, type AlertRoutesOptions } from './routes/alerts.js';
 import { flagFeatureRoutes, type FlagFeatureOptions } from './routes/flags-group.js';
+import { logTailRoutes } from './routes/logs-tail.js';
+import { uiRoutes, type UiRoutesOptions } from './routes/ui.js';
 import { anomalyRoutes } from './routes/anomalies.js';
 
 export type { KeyVerifier };
@@ -46,6 +49,8 @@ export interface QueryAppOptions {
   alerts?: AlertRoutesOptions;
   /** Feature flags (Postgres pool, optional shared flag cache); when given, /api/v1/flags, /api/v1/experiments and /ofrep/v1 are served. */
   flags?: FlagFeatureOptions;
+  /** The dashboards (routes/ui.ts): where the built bundle is; default dist/ui of the package. */
+  ui?: UiRoutesOptions;
 }
 
 /**
@@ -80,11 +85,13 @@ export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
     });
   }
   void app.register(healthRoutes, { clickhouse: opts.clickhouse, ready: opts.ready });
+  void app.register(uiRoutes, opts.ui ?? {});
   void app.register(async (api) => {
     // Encapsulated: only the /api/v1 routes of this scope require a key.
     addAuthHook(api, { verifier: opts.keys, exempt: [] });
     await api.register(traceRoutes, { clickhouse: opts.clickhouse });
     await api.register(logRoutes, { clickhouse: opts.clickhouse });
+    await api.register(logTailRoutes);
     await api.register(metricRoutes, { clickhouse: opts.clickhouse });
     // Anomaly scores; the per-project switch needs Postgres (the alerting or flags pool).
     await api.register(anomalyRoutes, { clickhouse: opts.clickhouse, pool: opts.alerts?.pool ?? opts.flags?.pool });
