@@ -398,6 +398,30 @@ describe('Vigil dashboards in Chromium', () => {
     await shot('flags');
   });
 
+  it('anomalies: scored series listed, a series drawn with its band and score; the overview lists the top ones', async () => {
+    // Scores as the processors' scorer writes them (anomaly_scores); the detector needs hours of history to score real traffic.
+    const minute = Math.floor(Date.now() / 60_000) * 60 - 60;
+    const rows = Array.from({ length: 30 }, (_, i) => {
+      const last = i === 29;
+      return JSON.stringify({
+        tenant: 'default', minute: minute - (29 - i) * 60, series_kind: 'operation', service: 'ui-shop', name: 'GET /checkout', signal: 'latency_p99_ms',
+        observed: last ? 900 : 100 + (i % 3), expected: 101, lower: 80, upper: 130, score: last ? 0.97 : 0.1, is_anomaly: last ? 1 : 0, component: last ? 1 : 0,
+      });
+    });
+    await vigil.clickhouse!.insertRaw('anomaly_scores', 'JSONEachRow', rows.join('\n') + '\n', {});
+    await open('/ui/anomalies?from=now-1h');
+    const row = page.locator('[data-testid="anomaly-list"] tbody tr').first();
+    await row.waitFor();
+    expect(await page.locator('[data-testid="anomaly-list"] tbody tr').count()).toBe(1);
+    expect(await row.textContent()).toContain('0.97');
+    await row.getByRole('button', { name: 'ui-shop · GET /checkout' }).click();
+    await page.locator('[data-testid="anomaly-chart"] canvas').first().waitFor();
+    expect(Number(await page.locator('[data-testid="anomaly-chart"]').getAttribute('data-points'))).toBe(30);
+    await shot('anomalies');
+    await open('/ui/?from=now-1h');
+    await page.locator('[data-testid="top-anomalies"] li', { hasText: 'GET /checkout' }).waitFor();
+  });
+
   it('keyboard and themes: skip link and navigation by keyboard; dark theme', async () => {
     await open('/ui/?from=now-30m');
     await page.locator('[data-testid="services"]').waitFor();

@@ -17,6 +17,7 @@ import { Logs } from './pages/Logs';
 import { Metrics } from './pages/Metrics';
 import { Alerts } from './pages/Alerts';
 import { Flags } from './pages/Flags';
+import { Anomalies } from './pages/Anomalies';
 
 type Theme = 'auto' | 'light' | 'dark';
 
@@ -84,6 +85,7 @@ const PAGES = [
   { path: '/ui/metrics', label: 'Latency & cost', needs: '/api/v1/metrics/latency' },
   { path: '/ui/alerts', label: 'Alerts', needs: '/api/v1/alerts' },
   { path: '/ui/flags', label: 'Flags & experiments', needs: '/api/v1/flags' },
+  { path: '/ui/anomalies', label: 'Anomalies', needs: '/api/v1/anomalies' },
 ] as const;
 
 function App() {
@@ -136,6 +138,7 @@ function App() {
   else if (path === '/ui/metrics') ((page = <Metrics />), (active = '/ui/metrics'));
   else if (path === '/ui/alerts' && features?.has('/api/v1/alerts')) ((page = <Alerts />), (active = '/ui/alerts'));
   else if (path === '/ui/flags' && features?.has('/api/v1/flags')) ((page = <Flags />), (active = '/ui/flags'));
+  else if (path === '/ui/anomalies' && features?.has('/api/v1/anomalies')) ((page = <Anomalies />), (active = '/ui/anomalies'));
   else if (features === undefined) page = <p class="loading">loading…</p>;
   else
     page = (

@@ -9,6 +9,7 @@ import { Chart, alignSeries } from '../components/Chart';
 import { Empty, ErrorBox, Link, Loading, Stat, Time, useAsync, useRange } from '../components/common';
 import { fmtDuration, fmtNum, fmtPct, fmtUsd } from '../format';
 import { stepFor } from '../time';
+import { seriesName, type AnomalyPoint } from './Anomalies';
 
 interface ServiceRow {
   service: string;
@@ -93,15 +94,38 @@ export function Overview({ features }: { features: Set<string> | undefined }) {
       ]);
       const m = sumCost(month.points);
       const elapsed = Math.max(now - p.month, 1);
-      return { p, now, today: sumCost(today.points), month: m, projected: (m.usd * (p.monthEnd - p.month)) / elapsed };
+      // The API's forecast (UTC month, 95 % interval) when this Vigil serves it; else the run rate.
+      let forecast: { projected: number; lower: number; upper: number; method: string } | undefined;
+      if (features?.has('/api/v1/cost/forecast')) {
+        const f = await get<{ total: { projected_usd: number; lower_usd: number; upper_usd: number; method: string } }>('/api/v1/cost/forecast', { period: 'month' }, signal);
+        forecast = { projected: f.total.projected_usd, lower: f.total.lower_usd, upper: f.total.upper_usd, method: f.total.method };
+      }
+      return { p, now, today: sumCost(today.points), month: m, projected: (m.usd * (p.monthEnd - p.month)) / elapsed, forecast };
     },
-    [range.toMs],
+    [range.toMs, features],
   );
 
   const hasAlerts = features?.has('/api/v1/alerts') ?? false;
   const alerts = useAsync(
     (signal) => (hasAlerts ? get<{ alerts: AlertView[] }>('/api/v1/alerts', { state: 'firing' }, signal) : Promise.resolve({ alerts: [] })),
     [hasAlerts, tick],
+  );
+
+  const hasAnomalies = features?.has('/api/v1/anomalies') ?? false;
+  const anomalies = useAsync(
+    async (signal) => {
+      if (!hasAnomalies) return [];
+      const r = await get<{ points: AnomalyPoint[] }>('/api/v1/anomalies', { from: range.fromMs, to: range.toMs, min_score: '0.9', limit: 1000 }, signal);
+      // The highest score of each series and signal.
+      const best = new Map<string, AnomalyPoint>();
+      for (const p of r.points) {
+        const k = `${seriesName(p)}|${p.signal}`;
+        const b = best.get(k);
+        if (b === undefined || p.score > b.score) best.set(k, p);
+      }
+      return [...best.values()].sort((a, b) => b.score - a.score).slice(0, 5);
+    },
+    [hasAnomalies, range.fromMs, range.toMs],
   );
 
   return (
@@ -116,12 +140,21 @@ export function Overview({ features }: { features: Set<string> | undefined }) {
             <div class="stats" data-testid="spend" data-day-from={spend.data.p.day} data-month-from={spend.data.p.month} data-to={spend.data.now}>
               <Stat label={`Today (${spend.data.p.zone})`} value={<span data-value={spend.data.today.usd}>{fmtUsd(spend.data.today.usd)}</span>} testId="spend-today" />
               <Stat label="This month" value={<span data-value={spend.data.month.usd}>{fmtUsd(spend.data.month.usd)}</span>} testId="spend-month" />
-              <Stat
-                label="Month projected (run rate)"
-                value={fmtUsd(spend.data.projected)}
-                title="Month-to-date spend divided by the elapsed part of the month"
-                testId="spend-forecast"
-              />
+              {spend.data.forecast ? (
+                <Stat
+                  label={`Month forecast (${spend.data.forecast.method})`}
+                  value={fmtUsd(spend.data.forecast.projected)}
+                  title={`95 % interval ${fmtUsd(spend.data.forecast.lower)} – ${fmtUsd(spend.data.forecast.upper)} (UTC month, from the daily history)`}
+                  testId="spend-forecast"
+                />
+              ) : (
+                <Stat
+                  label="Month projected (run rate)"
+                  value={fmtUsd(spend.data.projected)}
+                  title="Month-to-date spend divided by the elapsed part of the month"
+                  testId="spend-forecast"
+                />
+              )}
               <Stat
                 label="Unpriced LLM spans this month"
                 value={<span data-value={spend.data.month.unpriced}>{fmtNum(spend.data.month.unpriced)}</span>}
@@ -151,6 +184,24 @@ export function Overview({ features }: { features: Set<string> | undefined }) {
                     </span>{' '}
                     value {a.value === null ? '—' : fmtNum(a.value, 4)} · since {a.firing_at ? <Time ms={Date.parse(a.firing_at)} /> : '—'}
                     {a.acknowledged_at && <span class="tag">acknowledged</span>}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </div>
+        )}
+        {hasAnomalies && (
+          <div class="card">
+            <h2>
+              Top anomalies <Link href={`/ui/anomalies?from=${range.fromMs}&to=${range.toMs}`}>all anomalies</Link>
+            </h2>
+            <ErrorBox error={anomalies.error} />
+            {anomalies.data && anomalies.data.length === 0 && <Empty>No series scored 0.9 or more in this range.</Empty>}
+            {anomalies.data && anomalies.data.length > 0 && (
+              <ul class="alert-list" data-testid="top-anomalies">
+                {anomalies.data.map((p) => (
+                  <li key={`${seriesName(p)}|${p.signal}`}>
+                    <b>{fmtNum(p.score, 3)}</b> {seriesName(p)} · {p.signal}: {fmtNum(p.observed, 4)} (expected {fmtNum(p.expected, 4)}) at <Time ms={Date.parse(p.t)} />
                   </li>
                 ))}
               </ul>
