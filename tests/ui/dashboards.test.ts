@@ -422,6 +422,21 @@ describe('Vigil dashboards in Chromium', () => {
     await page.locator('[data-testid="top-anomalies"] li', { hasText: 'GET /checkout' }).waitFor();
   });
 
+  it('executions: the known trace listed as a failed execution with its failed node; its node tree', async () => {
+    await open('/ui/executions?from=now-1h&status=failed');
+    const row = page.locator(`[data-testid="execution-list"] tr[data-execution-id="${seeded.knownTraceId}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('payment.charge');
+    expect(await row.locator('.err-summary').textContent()).toBe('card declined');
+    await row.getByRole('link').click();
+    const tree = page.locator('[data-testid="execution-tree"]');
+    await tree.locator('li').first().waitFor();
+    const nodes = await tree.locator('li').evaluateAll((els) => els.map((e) => ({ name: e.querySelector('a')?.textContent ?? '', depth: Number(e.getAttribute('data-depth')) })));
+    expect(nodes).toEqual(KNOWN_ORDER.slice(1));
+    expect(await tree.locator('li', { hasText: 'payment.charge' }).textContent()).toContain('failed');
+    await shot('execution');
+  });
+
   it('keyboard and themes: skip link and navigation by keyboard; dark theme', async () => {
     await open('/ui/?from=now-30m');
     await page.locator('[data-testid="services"]').waitFor();

@@ -18,6 +18,7 @@ import { Metrics } from './pages/Metrics';
 import { Alerts } from './pages/Alerts';
 import { Flags } from './pages/Flags';
 import { Anomalies } from './pages/Anomalies';
+import { ExecutionDetail, Executions } from './pages/Executions';
 
 type Theme = 'auto' | 'light' | 'dark';
 
@@ -86,6 +87,7 @@ const PAGES = [
   { path: '/ui/alerts', label: 'Alerts', needs: '/api/v1/alerts' },
   { path: '/ui/flags', label: 'Flags & experiments', needs: '/api/v1/flags' },
   { path: '/ui/anomalies', label: 'Anomalies', needs: '/api/v1/anomalies' },
+  { path: '/ui/executions', label: 'Executions', needs: '/api/v1/executions' },
 ] as const;
 
 function App() {
@@ -129,6 +131,7 @@ function App() {
 
   const path = loc.path.replace(/\/+$/, '') || '/ui';
   const traceMatch = /^\/ui\/traces\/([0-9a-fA-F]{32})$/.exec(path);
+  const execMatch = /^\/ui\/executions\/([0-9a-fA-F]{32})$/.exec(path);
   let page;
   let active = '/ui/';
   if (path === '/ui' || path === '') page = <Overview features={features} />;
@@ -139,6 +142,8 @@ function App() {
   else if (path === '/ui/alerts' && features?.has('/api/v1/alerts')) ((page = <Alerts />), (active = '/ui/alerts'));
   else if (path === '/ui/flags' && features?.has('/api/v1/flags')) ((page = <Flags />), (active = '/ui/flags'));
   else if (path === '/ui/anomalies' && features?.has('/api/v1/anomalies')) ((page = <Anomalies />), (active = '/ui/anomalies'));
+  else if (path === '/ui/executions' && features?.has('/api/v1/executions')) ((page = <Executions />), (active = '/ui/executions'));
+  else if (execMatch && features?.has('/api/v1/executions')) ((page = <ExecutionDetail id={execMatch[1]!.toLowerCase()} />), (active = '/ui/executions'));
   else if (features === undefined) page = <p class="loading">loading…</p>;
   else
     page = (
