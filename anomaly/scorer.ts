@@ -41,6 +41,12 @@ export interface ScorerOptions {
   latenessS?: number;
   /** Score at which is_anomaly is set (default 0.9). */
   threshold?: number;
+  /**
+   * Per-project switch from feature flags (flag `vigil.anomaly.enabled`,
+   * flags/switches.ts); a project is scored only when both this and its
+   * anomaly_settings row (default on) say so.
+   */
+  projectEnabled?: (project: string) => Promise<boolean>;
   /** Lease length, ms (default 60000). */
   leaseMs?: number;
   /** Snapshot period, minutes of scored data (default 10). */
@@ -181,6 +187,10 @@ export function createAnomalyScorer(opts: ScorerOptions): AnomalyScorer {
     }
     const closedThrough = Math.floor((nowS - latenessS - 60) / 60) * 60;
     const off = await disabledProjects(db);
+    if (opts.projectEnabled !== undefined) {
+      const projects = await db.query<{ id: string }>('SELECT id FROM projects ORDER BY id');
+      for (const { id } of projects.rows) if (!off.includes(id) && !(await opts.projectEnabled(id))) off.push(id);
+    }
     const groups = new Map<number, Array<OwnedShard & { snapshotS: number }>>();
     for (const g of held.values()) if (g.scoredThrough < closedThrough) groups.set(g.scoredThrough, [...(groups.get(g.scoredThrough) ?? []), g]);
     let minutes = 0;

@@ -265,6 +265,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
           threads: config.anomaly.threads,
           latenessS: config.anomaly.latenessS,
           threshold: config.anomaly.threshold,
+          projectEnabled: switches?.anomalyEnabled,
         });
         scorer.start(15_000);
         closers.push({ name: 'anomaly-scorer', close: () => scorer.stop() });

@@ -243,4 +243,28 @@ describe('anomaly scoring end to end', () => {
       await db.end();
     }
   });
+
+  it('skips projects whose flag vigil.anomaly.enabled is false (issue 10 switches)', async () => {
+    const db = await scorerDb();
+    await setEnabled(db, 'default', true);
+    // Tenants are projects (API keys belong to them); this test wrote its rows without creating them.
+    await db.query("INSERT INTO projects (id, name) VALUES ('default', 'default'), ('anomaly-b', 'anomaly-b') ON CONFLICT (id) DO NOTHING");
+    const asked: string[] = [];
+    const scorer = createAnomalyScorer({
+      ...scorerOptions(db, { owner: 'flag-switch-test' }),
+      projectEnabled: async (project) => {
+        asked.push(project);
+        return project !== 'default';
+      },
+    });
+    try {
+      const stats = await scorer.runOnce(END);
+      expect(asked).toContain('default');
+      const closedThrough = T0 / 1000 + MINUTES * 60;
+      expect(stats.points).toBe((await scores('anomaly-b')).filter((x) => x.m <= closedThrough).length);
+    } finally {
+      await scorer.stop();
+      await db.end();
+    }
+  });
 });
