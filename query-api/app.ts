@@ -26,6 +26,7 @@ import type { VigilMetrics } from '../platform/metrics.js';
 import { logRoutes } from './routes/logs.js';
 import { metricRoutes } from './routes/metrics.js';
 import { analystRoutes } from './routes/requests-group.js';
+import { docsRoutes } from './routes/docs.js';
 import { traceRoutes } from './routes/traces.js';
 import { alertRoutes, type AlertRoutesOptions } from './routes/alerts.js';
 import { flagFeatureRoutes, type FlagFeatureOptions } from './routes/flags-group.js';
@@ -74,6 +75,7 @@ export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
     },
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  void app.register(docsRoutes); // Swagger UI at /docs (offline assets)
 
   if (opts.metrics !== undefined) {
     const metrics = opts.metrics;
