@@ -235,6 +235,9 @@ describe('evaluator', () => {
     const base = baseMinute();
     await insertMinutes(ch, project, Array.from({ length: 8 }, (_, i) => ({ minuteMs: base + (i - 1) * 60_000, count: 10, errors: 5 })));
     const id = await rule(project, { condition: { signal: 'error_count', window: '1m', operator: '>', threshold: 0 }, for: '3m', channels: [await channel(project)] });
+    // Anchor the rule's schedule at `base` (it is anchored at its creation time, i.e. the wall clock,
+    // which made the ticks below due or not depending on the second the test ran).
+    await pool.query('UPDATE alert_rules SET next_eval_at = $2 WHERE id = $1', [id, new Date(base)]);
     const first = evaluator(ch, 'eval-first');
     await first.evaluateDue(at(base, 1));
     expect((await instances(id))[0].state).toBe('pending');
