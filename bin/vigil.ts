@@ -28,6 +28,7 @@ import { checkStartup, loadConfig, type StartupChecks, type VigilConfig } from '
 import type { Logger } from '../platform/logger.js';
 import { VigilError } from '../platform/errors.js';
 import type { Role, RunningVigil } from '../platform/lifecycle.js';
+import { registerAdminCommands } from './admin-commands.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -115,6 +116,9 @@ function buildProgram(setExit: (code: number) => void): Command {
       const { config, log } = await prepare(() => ({ listen: [], servers: ['postgres'] }));
       setExit(await createKey(config, log, project));
     });
+
+  // keys list | revoke, projects list | create (bin/admin-commands.ts); work while `vigil start` runs.
+  registerAdminCommands(program, keys, { prepare: () => prepare(() => ({ listen: [], servers: ['postgres'] })), setExit, usageExit: EXIT_USAGE });
 
   program
     .command('ingest')
@@ -243,6 +247,7 @@ function printBanner(v: RunningVigil, config: VigilConfig): void {
     v.queryUrl && config.anomaly.enabled && `  anomalies          ${v.queryUrl}/api/v1/anomalies?min_score=0.9  (scores per series and minute; the demo's first scores after ~12 min)`,
     v.queryUrl && v.demoFlag && `  feature flags      ${v.queryUrl}/api/v1/flags  (OFREP ${v.queryUrl}/ofrep/v1/evaluate/flags; the demo's /chat evaluates ${v.demoFlag.flag})`,
     v.queryUrl && v.demoFlag && `  experiment         ${v.queryUrl}/api/v1/experiments/${v.demoFlag.flag}  (gpt-4o vs gpt-4o-mini: latency, errors, cost per variant)`,
+    v.queryUrl && `  API docs           ${v.queryUrl}/docs  (Swagger UI; OpenAPI document ${v.queryUrl}/openapi.json)`,
     `  transport          ${v.transport}`,
     kafka && v.queryUrl !== undefined && `  consumer group     ${config.kafka.consumerGroup} (${GROUP_SOURCE[config.kafka.consumerGroupSource]})`,
     `  data directory     ${config.dataDir}`,
@@ -276,13 +281,13 @@ async function migrate(config: VigilConfig, log: Logger): Promise<number> {
 }
 
 async function createKey(config: VigilConfig, log: Logger, project: string): Promise<number> {
-  const { startPostgres } = await import('../platform/postgres.js');
   const { migratePostgres } = await import('../platform/migrate.js');
   const { createApiKey } = await import('../platform/auth/keys.js');
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  const pg = await startPostgres({ url: config.postgres.url, dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
+  const { connectAdminPostgres } = await import('../platform/admin.js');
+  // The running instance's Postgres when `vigil start` runs on this data directory (platform/admin.ts).
+  const pg = await connectAdminPostgres({ url: config.postgres.url, dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
   try {
-    await migratePostgres(pg.pool, { log });
+    if (pg.via !== 'running-instance') await migratePostgres(pg.pool, { log });
     const created = await createApiKey(pg.pool, project);
     process.stdout.write(`${created.key}\n`);
     process.stderr.write(`created a key for project "${created.projectId}"; it is shown once, store it now\n`);

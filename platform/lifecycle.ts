@@ -22,6 +22,7 @@ import type { Logger } from './logger.js';
 import { VigilError } from './errors.js';
 import { createClickHouse, type ClickHouseHandle } from './clickhouse.js';
 import { startPostgres, type PostgresHandle } from './postgres.js';
+import { removeRunningPostgresUrl, writeRunningPostgresUrl } from './admin.js';
 import { migrateClickHouse, migratePostgres } from './migrate.js';
 import { createApiKey, ensureApiKey, createKeyVerifier } from './auth/keys.js';
 import { cacheDir } from './paths.js';
@@ -128,6 +129,11 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       const pgh = pg;
       closers.push({ name: 'postgres', close: () => pgh.stop() });
       await migratePostgres(pg.pool, { log });
+      if (pg.embedded) {
+        // `vigil keys|projects …` find this server while it runs (platform/admin.ts).
+        writeRunningPostgresUrl(config.dataDir, pg.url);
+        closers.push({ name: 'postgres-url-file', close: async () => removeRunningPostgresUrl(config.dataDir, pgh.url) });
+      }
       checks.postgres = async () => {
         await pgh.pool.query('SELECT 1');
         return { ok: true };
