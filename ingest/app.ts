@@ -23,6 +23,7 @@ import { otlpRoutes } from './otlp/routes.js';
 import type { Publisher } from './publisher.js';
 import type { TimePolicy } from '../schemas/limits.js';
 import type { VigilMetrics } from '../platform/metrics.js';
+import type { ProjectLimits } from './limits-per-project.js';
 
 /** Options of {@link buildIngestApp}. */
 export interface IngestAppOptions {
@@ -41,6 +42,8 @@ export interface IngestAppOptions {
   budget?: InflightBudget;
   /** Whether a project's logs are accepted (flag vigil.ingest.logs, flags/switches.ts); default always. */
   logsAccepted?: (tenant: string) => Promise<boolean>;
+  /** Per-project rate limits and retention (ingest/limits-per-project.ts); default none. */
+  projectLimits?: ProjectLimits;
 }
 
 /**
@@ -88,6 +91,7 @@ export function buildIngestApp(opts: IngestAppOptions): FastifyInstance {
     timePolicy: opts.timePolicy,
     metrics: opts.metrics,
     logsAccepted: opts.logsAccepted,
+    projectLimits: opts.projectLimits,
   };
   void app.register(otlpRoutes, routeOpts);
   void app.register(nativeRoutes, routeOpts);

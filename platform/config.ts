@@ -133,6 +133,8 @@ const EnvSchema = z.object({
     message: 'must be a database name of letters, digits and underscores, not starting with a digit (default vigil)',
   }),
   VIGIL_RETENTION_DAYS: positiveVar('set VIGIL_RETENTION_DAYS to days (default 30)'),
+  VIGIL_PROJECT_RATE_LIMIT_SPANS_PER_S: intVar(0, Number.MAX_SAFE_INTEGER, 'set VIGIL_PROJECT_RATE_LIMIT_SPANS_PER_S to spans per second per project, 0 = unlimited (default 0)'),
+  VIGIL_PROJECT_RATE_LIMIT_LOGS_PER_S: intVar(0, Number.MAX_SAFE_INTEGER, 'set VIGIL_PROJECT_RATE_LIMIT_LOGS_PER_S to log records per second per project, 0 = unlimited (default 0)'),
 
   DATABASE_URL: urlVar(
     ['postgres:', 'postgresql:'],
@@ -177,7 +179,9 @@ export interface VigilConfig {
   host: string;
   logLevel: (typeof LOG_LEVELS)[number];
   /** grpcPort: OTLP/gRPC port (VIGIL_GRPC_PORT; default 4317, or 0 — a free port — when VIGIL_INGEST_PORT is 0). */
-  ingest: { port: number; grpcPort: number; maxBodyBytes: number; maxInflightBytes: number; maxInflightRequests: number };
+  ingest: { port: number; grpcPort: number; maxBodyBytes: number; maxInflightBytes: number; maxInflightRequests: number;
+    /** Default per-project rate limits, records/s, 0 = unlimited (VIGIL_PROJECT_RATE_LIMIT_SPANS_PER_S / _LOGS_PER_S); a project's own values are in Postgres. */
+    projectRateLimit: { spansPerS: number; logsPerS: number } };
   query: { port: number };
   auth: { apiKey: string | undefined; defaultProject: string };
   kafka: {
@@ -333,6 +337,7 @@ export function loadConfig(env: Record<string, string | undefined>): VigilConfig
       maxBodyBytes: e.VIGIL_MAX_BODY_BYTES ?? 20 * 1024 * 1024,
       maxInflightBytes: e.VIGIL_MAX_INFLIGHT_BYTES ?? 64 * 1024 * 1024,
       maxInflightRequests: e.VIGIL_MAX_INFLIGHT_REQUESTS ?? 256,
+      projectRateLimit: { spansPerS: e.VIGIL_PROJECT_RATE_LIMIT_SPANS_PER_S ?? 0, logsPerS: e.VIGIL_PROJECT_RATE_LIMIT_LOGS_PER_S ?? 0 },
     },
     query: { port: e.VIGIL_QUERY_PORT ?? 8080 },
     auth: { apiKey: e.VIGIL_API_KEY, defaultProject: e.VIGIL_DEFAULT_PROJECT ?? 'default' },

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   VIGIL_ERR_FORBIDDEN: { status: 403, retryable: false },
   VIGIL_ERR_OVERLOADED: { status: 429, retryable: true },
   VIGIL_ERR_AUTH_RATE_LIMITED: { status: 429, retryable: true },
+  VIGIL_ERR_PROJECT_RATE_LIMITED: { status: 429, retryable: true },
   VIGIL_ERR_QUERY_TOO_EXPENSIVE: { status: 400, retryable: false },
   VIGIL_ERR_KAFKA_UNAVAILABLE: { status: 503, retryable: true },
   VIGIL_ERR_CLICKHOUSE_UNAVAILABLE: { status: 503, retryable: true },

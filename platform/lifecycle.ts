@@ -31,6 +31,7 @@ import { createKafka } from './kafka/client.js';
 import { ensureTopics } from './kafka/topics.js';
 import { buildIngestApp } from '../ingest/app.js';
 import { InflightBudget } from '../ingest/body.js';
+import { loadProjectSettings, ProjectLimits } from '../ingest/limits-per-project.js';
 import { startGrpcIngest } from '../ingest/grpc/server.js';
 import { createKafkaPublisher, createInProcessPublisher, type Publisher } from '../ingest/publisher.js';
 import { createWorkerPool, type WorkerPool } from '../processors/pool.js';
@@ -348,6 +349,14 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         maxInflightRequests: config.ingest.maxInflightRequests,
       };
       const budget = new InflightBudget(limits); // shared by OTLP/HTTP, native and OTLP/gRPC
+      const projectLimits = new ProjectLimits({
+        defaults: { ...config.ingest.projectRateLimit, retentionDays: config.clickhouse.retentionDays },
+        load: loadProjectSettings(pg!.pool),
+        metrics,
+        log: log.child({ component: 'project-limits' }),
+      });
+      await projectLimits.start();
+      closers.push({ name: 'project-limits', close: async () => projectLimits.close() });
       const timePolicy = { retentionDays: config.clickhouse.retentionDays, maxFutureSkewMs: config.maxFutureSkewMs };
       const app = await buildIngestApp({
         logsAccepted: switches?.logsAccepted,
@@ -362,6 +371,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         },
         timePolicy: { retentionDays: config.clickhouse.retentionDays, maxFutureSkewMs: config.maxFutureSkewMs },
         metrics,
+        projectLimits,
       });
       await app.listen({ host: config.host, port: config.ingest.port });
       closers.push({ name: 'ingest', close: () => app.close() });
@@ -377,6 +387,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         host: config.host,
         port: config.ingest.grpcPort,
         logsAccepted: switches?.logsAccepted,
+        projectLimits,
       });
       closers.push({ name: 'ingest-grpc', close: () => grpc.close() });
       grpcUrl = grpc.url;

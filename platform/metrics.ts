@@ -9,7 +9,8 @@
  *
  * - ingest:     vigil_ingest_requests_total{route,status},
  *               vigil_ingest_request_duration_seconds{route},
- *               vigil_ingest_records_total{signal,outcome=accepted|rejected},
+ *               vigil_ingest_records_total{signal,outcome=accepted|rejected|rate_limited},
+ *               vigil_ingest_rate_limited_total{signal},
  *               vigil_ingest_inflight_requests, vigil_ingest_inflight_bytes,
  *               vigil_auth_failures_total{reason}
  * - Kafka:      vigil_kafka_publish_batches_total{outcome=ok|failed},
@@ -46,6 +47,7 @@ export class VigilMetrics {
   readonly ingestRequests = new client.Counter({ name: 'vigil_ingest_requests_total', help: 'Ingest HTTP requests by route and status code.', labelNames: ['route', 'status'], registers: [this.registry] });
   readonly ingestDuration = new client.Histogram({ name: 'vigil_ingest_request_duration_seconds', help: 'Ingest request duration (including the wait for the Kafka ack), seconds.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly ingestRecords = new client.Counter({ name: 'vigil_ingest_records_total', help: 'Spans and log records accepted (acked after Kafka) or rejected (partial_success / 400).', labelNames: ['signal', 'outcome'], registers: [this.registry] });
+  readonly ingestRateLimited = new client.Counter({ name: 'vigil_ingest_rate_limited_total', help: 'Ingest requests refused with 429 because the project was over its rate limit (ingest/limits-per-project.ts).', labelNames: ['signal'], registers: [this.registry] });
   readonly authFailures = new client.Counter({ name: 'vigil_auth_failures_total', help: 'Failed API key checks by reason.', labelNames: ['reason'], registers: [this.registry] });
 
   readonly publishBatches = new client.Counter({ name: 'vigil_kafka_publish_batches_total', help: 'Producer flushes by outcome.', labelNames: ['outcome'], registers: [this.registry] });

@@ -36,6 +36,7 @@ import { METRICS_NOT_STORED } from '../otlp/routes.js';
 import { otlpProto } from '../otlp/proto.js';
 import type { Publisher } from '../publisher.js';
 import { toGrpcError } from './status.js';
+import type { ProjectLimits } from '../limits-per-project.js';
 
 /** Full method paths served. */
 export const TRACE_EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
@@ -55,6 +56,8 @@ export interface GrpcIngestOptions {
   metrics?: VigilMetrics;
   /** Whether a project's logs are accepted (as for HTTP; passed through to ingest/otlp/export.ts); default always. */
   logsAccepted?: (tenant: string) => Promise<boolean>;
+  /** Per-project rate limits and retention (ingest/limits-per-project.ts); default none. */
+  projectLimits?: ProjectLimits;
   host: string;
   /** TCP port; 0 picks a free one. */
   port: number;

@@ -35,6 +35,7 @@ import { nativeErrorBody, prepareErrorReply, toVigilError } from '../replies.js'
 import { nativeRejectedSchema, nativeResponseSchema } from './schemas.js';
 import { acceptanceWindow, type TimePolicy, type TimeWindow } from '../../schemas/limits.js';
 import { nativeLogProblem, nativeSpanProblem } from './limits.js';
+import type { ProjectLimits } from '../limits-per-project.js';
 
 /** Most record errors (and, separately, warnings) listed in one answer (`rejected` still counts all). */
 export const MAX_ERRORS = 100;
@@ -49,6 +50,8 @@ export interface NativeRoutesOptions {
   timePolicy?: TimePolicy;
   /** Whether a project's logs are accepted (flag vigil.ingest.logs). */
   logsAccepted?: (tenant: string) => Promise<boolean>;
+  /** Per-project rate limits and retention (ingest/limits-per-project.ts); default none. */
+  projectLimits?: ProjectLimits;
 }
 
 /** One rejected record's problem. */
@@ -145,7 +148,7 @@ export const nativeRoutes: FastifyPluginAsync<NativeRoutesOptions> = async (app,
         throw new ValidationError('body', message);
       }
       const now = Date.now();
-      const window = acceptanceWindow(timePolicy, now);
+      const window = acceptanceWindow(opts.projectLimits?.timePolicy(request.tenant, timePolicy) ?? timePolicy, now);
       const { ok, rejected, errors, warnings } = validateBatch(kind, items.data, schema, (r) => problem(r, window));
       if (ok.length === 0) {
         const first = errors[0];
@@ -156,6 +159,7 @@ export const nativeRoutes: FastifyPluginAsync<NativeRoutesOptions> = async (app,
         );
         return prepareErrorReply(reply, err).send({ ...nativeErrorBody(err), accepted: 0, rejected, errors, warnings });
       }
+      opts.projectLimits?.take(request.tenant, kind, ok.length); // 429 before anything is published
       await opts.publisher.publish(kind, toEnvelopes(ok, request.tenant, now));
       return { accepted: ok.length, rejected, errors, warnings };
     });

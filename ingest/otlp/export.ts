@@ -22,6 +22,7 @@ import type { Envelope, RawFormat } from '../../schemas/envelope.js';
 import { acceptanceWindow, type TimePolicy, type TimeWindow } from '../../schemas/limits.js';
 import { envelopeKey } from '../envelopes.js';
 import type { EnvelopeKind, Publisher } from '../publisher.js';
+import type { ProjectLimits } from '../limits-per-project.js';
 import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf } from './decode.js';
 import { otlpProto } from './proto.js';
 import { problemsMessage, validateLogs, validateTraces, type Validated } from './validate.js';
@@ -34,6 +35,8 @@ export interface ExportContext {
   metrics?: VigilMetrics;
   /** Whether a project's logs are accepted (flag vigil.ingest.logs, flags/switches.ts); default always. */
   logsAccepted?: (tenant: string) => Promise<boolean>;
+  /** Per-project rate limits and retention (ingest/limits-per-project.ts); default none (unlimited, `timePolicy`). */
+  projectLimits?: ProjectLimits;
 }
 
 /** An OTLP signal Vigil stores. */
@@ -82,18 +85,20 @@ export interface ExportOutcome {
  * @param tenant project id of the authenticated key.
  * @returns counts and the partial-success message once Kafka acknowledged every message.
  * @throws DecodeError (VIGIL_ERR_DECODE, 400) for an undecodable body; VigilError
- *   VIGIL_ERR_VALIDATION (400) when every record was rejected; the publisher's
+ *   VIGIL_ERR_VALIDATION (400) when every record was rejected;
+ *   VIGIL_ERR_PROJECT_RATE_LIMITED (429) over the project's rate limit; the publisher's
  *   OverloadedError (429) / KafkaUnavailableError (503) / VIGIL_ERR_PAYLOAD_TOO_LARGE (413).
  */
 export async function exportOtlp(ctx: ExportContext, signal: OtlpSignal, body: Buffer, format: RawFormat, tenant: string): Promise<ExportOutcome> {
   if (signal.kind === 'logs') await requireLogsAccepted(ctx.logsAccepted, tenant);
   const decoded = format === 'otlp-proto' ? signal.decodeProtobuf(body) : signal.decodeJson(body);
   const now = Date.now();
-  const result = signal.validate(decoded, tenant, now, acceptanceWindow(ctx.timePolicy ?? { retentionDays: 30 }, now));
+  const result = signal.validate(decoded, tenant, now, acceptanceWindow(ctx.projectLimits?.timePolicy(tenant, ctx.timePolicy) ?? ctx.timePolicy ?? { retentionDays: 30 }, now));
   if (result.rejected > 0) ctx.metrics?.ingestRecords.inc({ signal: signal.kind, outcome: 'rejected' }, result.rejected);
   if (result.accepted === 0 && result.rejected > 0) {
     throw new VigilError('VIGIL_ERR_VALIDATION', `all ${result.rejected} ${signal.noun} were rejected: ${problemsMessage(result)}`);
   }
+  ctx.projectLimits?.take(tenant, signal.kind, result.accepted); // 429 before anything is published
   const publishRaw = ctx.publisher.publishRaw;
   if (result.rejected === 0 && publishRaw !== undefined && body.length <= (ctx.publisher.maxMessageBytes ?? 0) && result.envelopes.length > 0) {
     // Everything accepted and it fits one message: forward the request as received.

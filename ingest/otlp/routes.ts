@@ -34,6 +34,7 @@ import type { VigilMetrics } from '../../platform/metrics.js';
 import type { TimePolicy } from '../../schemas/limits.js';
 import { encodeResponse, exportOtlp, jsonResponse, LOGS, TRACES, type OtlpSignal } from './export.js';
 import { encodeStatus, otlpProto } from './proto.js';
+import type { ProjectLimits } from '../limits-per-project.js';
 
 /** The answer to `POST /v1/metrics` (and the gRPC MetricsService, which Vigil does not serve). */
 export const METRICS_NOT_STORED =
@@ -53,6 +54,8 @@ export interface OtlpRoutesOptions {
   metrics?: VigilMetrics;
   /** Whether a project's logs are accepted (flag vigil.ingest.logs). */
   logsAccepted?: (tenant: string) => Promise<boolean>;
+  /** Per-project rate limits and retention (ingest/limits-per-project.ts); default none. */
+  projectLimits?: ProjectLimits;
 }
 
 /** google.rpc.Code for an HTTP status (informational; OTLP clients ignore Status.code). */
