@@ -32,6 +32,7 @@ import { ensureTopics } from './kafka/topics.js';
 import { buildIngestApp } from '../ingest/app.js';
 import { InflightBudget } from '../ingest/body.js';
 import { loadProjectSettings, ProjectLimits } from '../ingest/limits-per-project.js';
+import { applyRetention, loadRetention } from './retention.js';
 import { startGrpcIngest } from '../ingest/grpc/server.js';
 import { createKafkaPublisher, createInProcessPublisher, type Publisher } from '../ingest/publisher.js';
 import { createWorkerPool, type WorkerPool } from '../processors/pool.js';
@@ -159,6 +160,8 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
       const chh = ch;
       closers.push({ name: 'clickhouse', close: () => chh.client.close() });
       await migrateClickHouse(ch, { retentionDays: config.clickhouse.retentionDays, log });
+      // VIGIL_RETENTION_DAYS and per-project retention → the tables' TTL (idempotent; platform/retention.ts).
+      if (pg !== undefined) await applyRetention(ch, await loadRetention(pg.pool, config.clickhouse.retentionDays), { log });
     }
 
     // Transport from ingest to processors.
