@@ -4,7 +4,7 @@
  *
  *   vigil start [--no-demo]           everything in one process (embedded default)
  *   vigil migrate                     apply ClickHouse and Postgres migrations
- *   vigil keys create --project NAME  create an API key and print it (only the key, on stdout)
+ *   vigil keys create --project NAME [--admin]  create an API key (--admin: may use /api/v1/admin) and print it (only the key, on stdout)
  *   vigil ingest | process | query    one role (distributed mode, real servers)
  *   vigil alerts                      the alerting role: evaluator + notification dispatcher
  *   vigil alerts init --project NAME  create the built-in alert rules for a project
@@ -110,11 +110,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     .command('create')
     .description('create an API key for a project (the project is created if missing); prints only the key on stdout')
     .requiredOption('-p, --project <name>', 'project (tenant) the key belongs to')
-    .action(async (opts: { project: string }, cmd: Command) => {
+    .option('--admin', 'an admin key: may also use /api/v1/admin (projects, keys, limits, retention of every project)')
+    .action(async (opts: { project: string; admin?: boolean }, cmd: Command) => {
       const project = opts.project.trim();
       if (project === '') cmd.error('error: option --project must not be empty', { exitCode: EXIT_USAGE, code: 'vigil.usage' });
       const { config, log } = await prepare(() => ({ listen: [], servers: ['postgres'] }));
-      setExit(await createKey(config, log, project));
+      setExit(await createKey(config, log, project, opts.admin === true));
     });
 
   // keys list | revoke, projects list | create (bin/admin-commands.ts); work while `vigil start` runs.
@@ -280,7 +281,7 @@ async function migrate(config: VigilConfig, log: Logger): Promise<number> {
   return EXIT_OK;
 }
 
-async function createKey(config: VigilConfig, log: Logger, project: string): Promise<number> {
+async function createKey(config: VigilConfig, log: Logger, project: string, admin = false): Promise<number> {
   const { migratePostgres } = await import('../platform/migrate.js');
   const { createApiKey } = await import('../platform/auth/keys.js');
   const { connectAdminPostgres } = await import('../platform/admin.js');
@@ -288,9 +289,9 @@ async function createKey(config: VigilConfig, log: Logger, project: string): Pro
   const pg = await connectAdminPostgres({ url: config.postgres.url, dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
   try {
     if (pg.via !== 'running-instance') await migratePostgres(pg.pool, { log });
-    const created = await createApiKey(pg.pool, project);
+    const created = await createApiKey(pg.pool, project, { admin });
     process.stdout.write(`${created.key}\n`);
-    process.stderr.write(`created a key for project "${created.projectId}"; it is shown once, store it now\n`);
+    process.stderr.write(`created ${admin ? 'an admin key' : 'a key'} for project "${created.projectId}"; it is shown once, store it now\n`);
   } finally {
     await pg.stop();
   }

@@ -283,6 +283,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
     }
 
     // Query API.
+    let refreshProjectLimits: (() => Promise<void>) | undefined; // set when this process runs ingest
     let queryUrl: string | undefined;
     // The demo's webhook receiver listens on 127.0.0.1: allow loopback for the demo only.
     const alertAllowHosts = opts.demo ? [...config.alerts.allowHosts, '127.0.0.1/32'] : config.alerts.allowHosts;
@@ -298,6 +299,12 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         alerts: { pool: pg!.pool, allowHosts: alertAllowHosts, externalUrl: () => externalUrl ?? 'http://127.0.0.1' },
         // Feature flags, experiments and OFREP evaluation (flags/; cache invalidated by LISTEN/NOTIFY).
         flags: { pool: pg!.pool, cache: flagCache },
+        // Admin API (admin keys); a change reaches this process's ingest at once, others within 10 s.
+        admin: {
+          pool: pg!.pool,
+          defaults: { ...config.ingest.projectRateLimit, retentionDays: config.clickhouse.retentionDays },
+          onSettingsChanged: async () => refreshProjectLimits?.(),
+        },
       });
       await app.listen({ host: config.host, port: config.query.port });
       closers.push({ name: 'query-api', close: () => app.close() });
@@ -359,6 +366,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         log: log.child({ component: 'project-limits' }),
       });
       await projectLimits.start();
+      refreshProjectLimits = () => projectLimits.refresh();
       closers.push({ name: 'project-limits', close: async () => projectLimits.close() });
       const timePolicy = { retentionDays: config.clickhouse.retentionDays, maxFutureSkewMs: config.maxFutureSkewMs };
       const app = await buildIngestApp({

@@ -33,6 +33,7 @@ import { flagFeatureRoutes, type FlagFeatureOptions } from './routes/flags-group
 import { logTailRoutes } from './routes/logs-tail.js';
 import { uiRoutes, type UiRoutesOptions } from './routes/ui.js';
 import { anomalyRoutes } from './routes/anomalies.js';
+import { adminRoutes, type AdminRoutesOptions } from './routes/admin.js';
 
 export type { KeyVerifier };
 
@@ -50,6 +51,8 @@ export interface QueryAppOptions {
   alerts?: AlertRoutesOptions;
   /** Feature flags (Postgres pool, optional shared flag cache); when given, /api/v1/flags, /api/v1/experiments and /ofrep/v1 are served. */
   flags?: FlagFeatureOptions;
+  /** Admin API for admin keys (routes/admin.ts: projects, keys, limits, retention); when given, /api/v1/admin is served. */
+  admin?: AdminRoutesOptions;
   /** The dashboards (routes/ui.ts): where the built bundle is; default dist/ui of the package. */
   ui?: UiRoutesOptions;
 }
@@ -100,6 +103,7 @@ export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
     await api.register(analystRoutes, { clickhouse: opts.clickhouse });
     if (opts.alerts !== undefined) await api.register(alertRoutes, { ...opts.alerts, clickhouse: opts.clickhouse });
     if (opts.flags !== undefined) await api.register(flagFeatureRoutes, { ...opts.flags, clickhouse: opts.clickhouse });
+    if (opts.admin !== undefined) await api.register(adminRoutes, { ...opts.admin, clickhouse: opts.clickhouse });
   });
   return app;
 }

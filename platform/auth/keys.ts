@@ -89,17 +89,18 @@ async function ensureProject(pool: pg.Pool, project: string): Promise<void> {
 
 /**
  * Create a new key for `project` (creating the project when missing).
+ * @param opts.admin an admin key (api_keys.admin): may use /api/v1/admin for every project; default false.
  * @returns the plaintext key (show once; only its hash is stored), keyId and projectId.
  * @throws ValidationError (VIGIL_ERR_VALIDATION) for a malformed project id.
  */
-export async function createApiKey(pool: pg.Pool, project: string): Promise<CreatedApiKey> {
+export async function createApiKey(pool: pg.Pool, project: string, opts: { admin?: boolean } = {}): Promise<CreatedApiKey> {
   checkProject(project);
   await ensureProject(pool, project);
   const keyId = randomBytes(6).toString('hex');
   const secret = randomBytes(24).toString('base64url');
   const salt = randomBytes(SALT_BYTES);
   const hash = await hashSecret(secret, salt);
-  await pool.query('INSERT INTO api_keys (project_id, key_id, salt, hash) VALUES ($1, $2, $3, $4)', [project, keyId, salt, hash]);
+  await pool.query('INSERT INTO api_keys (project_id, key_id, salt, hash, admin) VALUES ($1, $2, $3, $4, $5)', [project, keyId, salt, hash, opts.admin === true]);
   return { key: `vgl_${keyId}_${secret}`, keyId, projectId: project };
 }
 
@@ -280,6 +281,23 @@ export async function revokeApiKey(pool: pg.Pool, keyId: string): Promise<boolea
   const res = await pool.query('UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL', [keyId]);
   cacheFor(pool).dropKeyId(keyId);
   return res.rowCount === 1;
+}
+
+/**
+ * Whether `key` — already verified (e.g. by the auth hook) — is an active admin key.
+ * Looks only at its key id (no scrypt); one Postgres query per call.
+ * @returns false for a malformed, unknown, revoked or non-admin key.
+ * @throws VigilError VIGIL_ERR_POSTGRES_UNAVAILABLE when Postgres fails.
+ */
+export async function isAdminKey(pool: pg.Pool, key: string): Promise<boolean> {
+  const parsed = parseApiKey(key);
+  if (parsed === null) return false;
+  try {
+    const res = await pool.query<{ admin: boolean }>('SELECT admin FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL', [parsed.keyId]);
+    return res.rows[0]?.admin === true;
+  } catch (err) {
+    throw pgUnavailable(err);
+  }
 }
 
 /** Forget every cached verification for `pool` (tests, key rotation). */

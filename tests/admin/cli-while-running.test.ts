@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeRunningPostgresUrl, writeRunningPostgresUrl, RUNNING_POSTGRES_FILE } from '../../platform/admin.js';
-import { clearKeyCache, verifyApiKey } from '../../platform/auth/keys.js';
+import { clearKeyCache, isAdminKey, verifyApiKey } from '../../platform/auth/keys.js';
 import { createLogger } from '../../platform/logger.js';
 import { migratePostgres } from '../../platform/migrate.js';
 import { startPostgres, type PostgresHandle } from '../../platform/postgres.js';
@@ -79,5 +79,16 @@ describe('admin CLI while the data directory is in use', () => {
     expect(listed).toEqual([expect.objectContaining({ key_id: keyId, project: 'acme', revoked_at: expect.any(String) })]);
     const usage = await cli(['keys', 'revoke', 'not-a-key']);
     expect(usage.code).toBe(2);
+  });
+});
+
+describe('vigil keys create --admin', () => {
+  it('keys create --admin makes an admin key (api_keys.admin, /api/v1/admin); without it, not', async () => {
+    const adminKey = await cli(['keys', 'create', '--project', 'ops', '--admin']);
+    expect(adminKey.code, adminKey.stderr).toBe(0);
+    expect(adminKey.stderr).toContain('created an admin key for project "ops"');
+    expect(await isAdminKey(pg.pool, adminKey.stdout.trim())).toBe(true);
+    const plainKey = await cli(['keys', 'create', '--project', 'ops']);
+    expect(await isAdminKey(pg.pool, plainKey.stdout.trim())).toBe(false);
   });
 });
