@@ -13,7 +13,7 @@
  * Request validation is done by zod inside the handlers (so messages name the
  * parameter and the fix); the route JSON Schemas only feed the OpenAPI document.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { ClickHouseHandle } from '../platform/clickhouse.js';
 import type { Logger } from '../platform/logger.js';
@@ -30,9 +30,9 @@ import { docsRoutes } from './routes/docs.js';
 import { traceRoutes } from './routes/traces.js';
 import { alertRoutes, type AlertRoutesOptions } from './routes/alerts.js';
 import { flagFeatureRoutes, type FlagFeatureOptions } from './routes/flags-group.js';
+import { anomalyRoutes } from './routes/anomalies.js';
 import { logTailRoutes } from './routes/logs-tail.js';
 import { uiRoutes, type UiRoutesOptions } from './routes/ui.js';
-import { anomalyRoutes } from './routes/anomalies.js';
 import { adminRoutes, type AdminRoutesOptions } from './routes/admin.js';
 
 export type { KeyVerifier };
@@ -66,6 +66,9 @@ export function buildQueryApp(opts: QueryAppOptions): FastifyInstance {
     loggerInstance: opts.log,
     routerOptions: { ignoreTrailingSlash: true },
     frameworkErrors: frameworkErrorHandler,
+    // A line per request drowned `npm start`'s console (the demo polls OFREP every second);
+    // requests are counted and timed in /metrics, and errors are logged where handled.
+    logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as FastifyInstance;
   // Validation is done with zod in handlers; schemas are documentation only.
   app.setValidatorCompiler(() => (data) => ({ value: data }));
