@@ -96,7 +96,7 @@ const errorsDoc = `Errors: 400 VIGIL_ERR_VALIDATION (bad parameter, more than ${
 export const latencyDoc = {
   summary: 'Span latency quantiles per time bucket',
   description:
-    'From span_metrics_1m (and span_metrics_1h for whole hours when step is a multiple of 3600) only: ' +
+    'From span_metrics_1m only, with its rollups span_metrics_1h / span_metrics_5m for whole hours / 5-minute blocks when step is a multiple of 3600 / 300: ' +
     'DDSketch bins merged per bucket and group (1 % relative accuracy); error_count counts spans with status error. ' +
     'fill=zero|null fills empty buckets (WITH FILL; quantiles null there). ' +
     'Only buckets with spans are returned, ordered by t then group. ' + errorsDoc,
@@ -109,7 +109,7 @@ export const costDoc = {
   summary: 'LLM cost and tokens per time bucket',
   description:
     'From span_metrics_1m / span_metrics_1h; group_by=user from span_user_costs_1m / span_user_costs_1h, or from spans when ' +
-    'also filtered by operation. Hourly tables serve whole hours when step is a multiple of 3600. ' +
+    'also filtered by operation. Rollup tables serve whole hours / 5-minute blocks (series only) when step is a multiple of 3600 / 300. ' +
     'cost_usd sums priced spans (rounded to 1e-9 USD), null when the bucket has unpriced LLM spans and no priced one; unpriced_spans counts spans whose model has no known price. ' +
     'fill=zero|null fills empty buckets (WITH FILL). ' +
     'Only buckets with spans are returned, ordered by t then group. ' + errorsDoc,

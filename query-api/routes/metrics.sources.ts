@@ -1,66 +1,97 @@
 /**
  * Which stored aggregates answer a metrics request, and the SQL that reads them.
  *
- * Tables (migrations/clickhouse/0004, 0005):
- * - `span_metrics_1m` / `span_metrics_1h`: per (tenant, minute | hour, service,
- *   operation, model, provider): counts, tokens, cost and DDSketch bins.
+ * Tables (migrations/clickhouse/0004, 0005, 0008, 0011):
+ * - `span_metrics_1m` / `span_metrics_5m` / `span_metrics_1h`: per (tenant,
+ *   minute | 5-minute block | hour, service, operation, model, provider):
+ *   counts, tokens, cost and DDSketch bins.
  * - `span_user_costs_1m` / `span_user_costs_1h`: per (tenant, minute | hour,
  *   service, model, provider, user_id): counts, tokens and cost, no sketches.
  * - `spans`: raw spans, only for cost by user filtered by operation (the user
  *   tables have no operation column); the same sums over the same minutes.
  *
- * Tier choice ({@link planTiers}): an hourly row can only be used when it lies
- * wholly inside one answer bucket, i.e. when `step` is a multiple of 3600 s
- * (buckets are aligned to multiples of `step` since the epoch, so they are
- * then made of whole hours). Then the whole hours of [from, to) come from the
- * hourly table and the minutes before the first / after the last whole hour
- * from the minute table, so the answer is the same as from minutes alone:
- * counts and bins are integer sums (sumMap merges DDSketches exactly), cost
- * sums may differ in the last floating-point digit (summation order). Any
- * other step reads minutes only.
+ * Tier choice ({@link planTiers}): a rollup row of width w (3600 s or 300 s)
+ * can only be used when it lies wholly inside one answer bucket, i.e. when
+ * `step` is a multiple of w (buckets are aligned to multiples of `step` since
+ * the epoch, so they are then made of whole w-blocks). The window is covered
+ * by the widest usable tier first: its whole blocks come from that table, the
+ * remainders before the first / after the last whole block from the next
+ * narrower tier, down to minutes. So the answer is the same as from minutes
+ * alone: counts and bins are integer sums (sumMap merges DDSketches exactly),
+ * cost sums may differ in the last floating-point digit (summation order).
+ * The cost of a latency query follows the number of rows whose sketches are
+ * merged, hence the tiers (bench/README.md, bench:query).
  */
 
-/** The minute table of each family and its hourly rollup. */
+/** Tier → table of each family (the user costs have no 5-minute tier). */
 const TABLES = {
-  series: { minute: 'span_metrics_1m', hour: 'span_metrics_1h' },
+  series: { minute: 'span_metrics_1m', five: 'span_metrics_5m', hour: 'span_metrics_1h' },
   users: { minute: 'span_user_costs_1m', hour: 'span_user_costs_1h' },
 } as const;
 
 /** Aggregate family: per series (with sketches) or per user (cost only). */
 export type Family = keyof typeof TABLES;
 
+/** Table tier: rows per minute, per 5-minute block, or per hour. */
+export type Tier = 'minute' | 'five' | 'hour';
+
 /** One time range [fromSec, toSec) read from one table tier. Times in epoch seconds. */
 export interface TierRange {
-  tier: 'minute' | 'hour';
+  tier: Tier;
   fromSec: number;
   toSec: number;
 }
 
-const HOUR = 3600;
+/** Rollup tiers, widest first, with their block width (s) and time column. */
+const ROLLUPS: readonly { tier: Exclude<Tier, 'minute'>; width: number }[] = [
+  { tier: 'hour', width: 3600 },
+  { tier: 'five', width: 300 },
+];
+
+/** Time column of a tier's table (the 5-minute table names its block start `minute`). */
+const TIME_COLUMN: Record<Tier, string> = { minute: 'minute', five: 'minute', hour: 'hour' };
 
 /**
- * Split the aligned window into hourly and minute ranges.
+ * Split the aligned window into ranges per tier (see the module doc).
  * @param fromSec window start, epoch s, a multiple of `step` (hence of 60).
  * @param toSec window end (exclusive), epoch s, a multiple of 60.
  * @param step bucket width, s (multiple of 60).
- * @returns non-empty ranges covering [fromSec, toSec) exactly once, hourly
- *   ranges only when step is a multiple of 3600; an empty window gives [].
+ * @param family which tables exist (the user costs have no 5-minute tier); default series.
+ * @returns non-empty ranges, in time order, covering [fromSec, toSec) exactly
+ *   once; a tier of width w only when step is a multiple of w, and each
+ *   range aligned to its tier's width; an empty window gives [].
  */
-export function planTiers(fromSec: number, toSec: number, step: number): TierRange[] {
-  if (toSec <= fromSec) return [];
-  const hourFrom = Math.ceil(fromSec / HOUR) * HOUR;
-  const hourTo = Math.floor(toSec / HOUR) * HOUR;
-  if (step % HOUR !== 0 || hourTo <= hourFrom) return [{ tier: 'minute', fromSec, toSec }];
-  const out: TierRange[] = [];
-  if (fromSec < hourFrom) out.push({ tier: 'minute', fromSec, toSec: hourFrom });
-  out.push({ tier: 'hour', fromSec: hourFrom, toSec: hourTo });
-  if (hourTo < toSec) out.push({ tier: 'minute', fromSec: hourTo, toSec });
-  return out;
+export function planTiers(fromSec: number, toSec: number, step: number, family: Family = 'series'): TierRange[] {
+  const usable = ROLLUPS.filter((r) => step % r.width === 0 && r.tier in TABLES[family]);
+  const cover = (from: number, to: number, level: number): TierRange[] => {
+    if (to <= from) return [];
+    const r = usable[level];
+    if (r === undefined) return [{ tier: 'minute', fromSec: from, toSec: to }];
+    const blockFrom = Math.ceil(from / r.width) * r.width;
+    const blockTo = Math.floor(to / r.width) * r.width;
+    if (blockTo <= blockFrom) return cover(from, to, level + 1);
+    return [
+      ...cover(from, blockFrom, level + 1),
+      { tier: r.tier, fromSec: blockFrom, toSec: blockTo },
+      ...cover(blockTo, to, level + 1),
+    ];
+  };
+  return cover(fromSec, toSec, 0);
+}
+
+/**
+ * Table of a tier.
+ * @throws Error when the family has no such tier (a planning bug).
+ */
+function tableOf(family: Family, tier: Tier): string {
+  const t = (TABLES[family] as Partial<Record<Tier, string>>)[tier];
+  if (t === undefined) throw new Error(`no ${tier} tier for ${family} aggregates`);
+  return t;
 }
 
 /** Table names of the ranges, for logs and tests. */
 export function tablesOf(family: Family, ranges: readonly TierRange[]): string[] {
-  return ranges.map((r) => TABLES[family][r.tier]);
+  return ranges.map((r) => tableOf(family, r.tier));
 }
 
 /**
@@ -93,14 +124,14 @@ export function aggregateSql(
   outer?: string,
 ): string {
   const parts = ranges.map((r, i) => {
-    const time = r.tier === 'hour' ? 'hour' : 'minute';
+    const time = TIME_COLUMN[r.tier];
     const where = [
       'tenant = {tenant:String}',
       `${time} >= toDateTime({r${i}_from:UInt32}, 'UTC')`,
       `${time} < toDateTime({r${i}_to:UInt32}, 'UTC')`,
       ...filters,
     ];
-    return `SELECT ${time} AS t, ${groupExpr} AS grp, ${columns.join(', ')} FROM {db:Identifier}.${TABLES[family][r.tier]} WHERE ${where.join(' AND ')}`;
+    return `SELECT ${time} AS t, ${groupExpr} AS grp, ${columns.join(', ')} FROM {db:Identifier}.${tableOf(family, r.tier)} WHERE ${where.join(' AND ')}`;
   });
   const sql = `
 SELECT toUInt32(intDiv(toUInt32(t), {step:UInt32}) * {step:UInt32}) AS t_s, grp, ${aggs}

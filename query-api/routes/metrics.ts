@@ -2,7 +2,7 @@
  * Metrics routes (authenticated, tenant-confined), read from the stored
  * aggregates — never by rescanning spans for latency:
  * - GET /api/v1/metrics/latency → { from, to, step, group_by, points: LatencyPoint[] }
- *   from span_metrics_1m / span_metrics_1h (sketches per service, operation,
+ *   from span_metrics_1m / _5m / _1h (sketches per service, operation,
  *   model, provider);
  * - GET /api/v1/metrics/cost    → { from, to, step, group_by, points: CostPoint[] }
  *   from the same tables, or with group_by=user from span_user_costs_1m /
@@ -12,9 +12,10 @@
  * Buckets are aligned to multiples of `step` seconds since the epoch (UTC);
  * partial rows of a bucket and group are merged with sum / sumMap, and latency
  * quantiles are read from the merged DDSketch bins (processors/sketch.ts;
- * Masson, Rim, Lee, "DDSketch", PVLDB 12(12), 2019). Hourly rollups answer the
- * whole hours of a window when step is a multiple of 3600 s, with the same
- * answer as minutes alone (./metrics.sources.ts).
+ * Masson, Rim, Lee, "DDSketch", PVLDB 12(12), 2019). Rollups answer the
+ * whole hours (step a multiple of 3600 s) and whole 5-minute blocks (step a
+ * multiple of 300 s) of a window, with the same answer as minutes alone
+ * (./metrics.sources.ts).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ClickHouseHandle } from '../../platform/clickhouse.js';
@@ -99,7 +100,7 @@ async function readAggregates<T>(
   aggs: string,
   outer?: string,
 ): Promise<T[]> {
-  const ranges = planTiers(p.fromSec, p.toSec, step);
+  const ranges = planTiers(p.fromSec, p.toSec, step, family);
   if (ranges.length === 0) return [];
   // fill=zero|null: empty buckets added by WITH FILL (rows with present = 0; query-api/params.ts fillSql).
   return selectRows<T>(ch, fillSql(aggregateSql(family, ranges, columns, aggs, p.filters, p.groupExpr, outer), p.fill), {

@@ -79,6 +79,7 @@ describe('ClickHouse migrations 0004+ on a populated 0003 database', () => {
       series: await sums(ch, T, 'minute', series, true),
       users: await sums(ch, T, 'minute', users, false),
       seriesHourly: await sums(ch, T, 'toStartOfHour(minute)', series, true),
+      seriesFive: await sums(ch, T, 'toStartOfFiveMinutes(minute)', series, true),
       usersHourly: await sums(ch, T, 'toStartOfHour(minute)', users, false),
       rows: (await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${T}`))[0]!.n,
     };
@@ -95,6 +96,7 @@ describe('ClickHouse migrations 0004+ on a populated 0003 database', () => {
     expect(await sums(ch, `${D}.span_metrics_1m`, 'minute', series, true)).toEqual(before.series);
     expect(await sums(ch, `${D}.span_user_costs_1m`, 'minute', users, false)).toEqual(before.users);
     expect(await sums(ch, `${D}.span_metrics_1h`, 'hour', series, true)).toEqual(before.seriesHourly);
+    expect(await sums(ch, `${D}.span_metrics_5m`, 'minute', series, true)).toEqual(before.seriesFive);
     expect(await sums(ch, `${D}.span_user_costs_1h`, 'hour', users, false)).toEqual(before.usersHourly);
     // The old table is kept under a new name, row for row.
     expect((await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${D}.span_metrics_1m_v1`))[0]!.n).toBe(before.rows);
@@ -113,6 +115,7 @@ describe('ClickHouse migrations 0004+ on a populated 0003 database', () => {
       values: [{ tenant: 'tc', minute, service: 's', model: '', provider: '', user_id: 'u', count: 5, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 0.5, unpriced_count: 0 }],
     });
     expect(await rows(ch, `SELECT sum(count) AS n, toString(sumMap(sketch_bins)) AS b FROM ${D}.span_metrics_1h WHERE tenant = 'tc'`)).toEqual([{ n: 5, b: '{300:5}' }]);
+    expect(await rows(ch, `SELECT minute, sum(count) AS n FROM ${D}.span_metrics_5m WHERE tenant = 'tc' GROUP BY minute`)).toEqual([{ minute, n: 5 }]);
     expect(await rows(ch, `SELECT sum(count) AS n, sum(cost_usd) AS c FROM ${D}.span_user_costs_1h WHERE tenant = 'tc'`)).toEqual([{ n: 5, c: 0.5 }]);
 
     // Through the API: cost by user over the migrated rows equals the old per-user sums.

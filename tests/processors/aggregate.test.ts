@@ -131,7 +131,7 @@ describe('processor output in ClickHouse', () => {
       for (const table of TABLE_ORDER) {
         expect(await writer.insert(table, rowsOf[table] as never, `${tenant}-0-9-${table}`)).toEqual({ ok: true });
       }
-      for (const table of ['span_metrics_1m', 'span_metrics_1h', 'span_user_costs_1m', 'span_user_costs_1h']) {
+      for (const table of ['span_metrics_1m', 'span_metrics_5m', 'span_metrics_1h', 'span_user_costs_1m', 'span_user_costs_1h']) {
         const s = await sums(table, tenant);
         expect(s.n, `${table} round ${round}`).toBe(9);
         expect(s.cost).toBeCloseTo(cost, 12);
@@ -140,5 +140,6 @@ describe('processor output in ClickHouse', () => {
     // A different token (a different sub-batch) counts again, in the rollups too.
     await writer.insert('span_metrics_1m', result.metrics, `${tenant}-10-19-span_metrics_1m`);
     expect((await sums('span_metrics_1h', tenant)).n).toBe(18);
+    expect((await sums('span_metrics_5m', tenant)).n).toBe(18);
   });
 });

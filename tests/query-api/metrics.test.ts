@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseHandle } from '../../platform/clickhouse.js';
 import type { SpanMetricRow, SpanUserCostRow } from '../../schemas/rows.js';
 import { msToNs, nsToMinute } from '../../schemas/time.js';
+import { planTiers, tablesOf } from '../../query-api/routes/metrics.sources.js';
 import { testApp, type TestApp } from './support.js';
 
 let t: TestApp;
@@ -230,7 +231,7 @@ describe('hourly rollups', () => {
     // Window starting mid-hour and ending mid-hour: edges come from minutes.
     const from = h0 + 25 * 60_000;
     const to = h0 + 9 * 3_600_000 + 17 * 60_000;
-    for (const query of [{ step: 3600 }, { step: 7200, group_by: 'operation' }, { step: 3600, operation: 'b' }]) {
+    for (const query of [{ step: 3600 }, { step: 7200, group_by: 'operation' }, { step: 3600, operation: 'b' }, { step: 300, group_by: 'operation' }, { step: 900 }, { step: 1800, operation: 'a' }]) {
       const viaHours = (await get(auth, '/api/v1/metrics/latency', { from, to, ...query })).json() as any;
       // Expected from the minute rows alone, merged in JS the way the API merges them.
       const stepMs = query.step * 1000;
@@ -323,5 +324,50 @@ describe('latency error_count (RED)', () => {
     await store(t.ch, [0, 1, 2].map((m) => metricRow({ tenant, minuteMs: base + m * 60_000, count: 10, error_count: m, sketch_bins: { '100': 10 } })));
     const body = (await get(auth, '/api/v1/metrics/latency', { from: base, to: base + 300_000, step: 300 })).json() as any;
     expect(body.points).toMatchObject([{ count: 30, error_count: 3 }]);
+  });
+});
+
+describe('tier planning (hour, 5-minute, minute tables)', () => {
+  it('covers the window exactly once, each range aligned to its tier, a tier only when step is a multiple of its width', () => {
+    const width = { minute: 60, five: 300, hour: 3600 } as const;
+    const rand = rng(5);
+    for (let i = 0; i < 2000; i++) {
+      const step = [60, 120, 300, 600, 900, 1800, 3600, 7200, 86_400][Math.floor(rand() * 9)]!;
+      const fromSec = Math.floor((1_700_000_000 + rand() * 1e7) / step) * step;
+      const toSec = fromSec + 60 * Math.floor(rand() * 3 * 1440);
+      for (const family of ['series', 'users'] as const) {
+        const ranges = planTiers(fromSec, toSec, step, family);
+        let at = fromSec;
+        for (const r of ranges) {
+          expect(r.fromSec).toBe(at);
+          expect(r.toSec).toBeGreaterThan(r.fromSec);
+          expect(r.fromSec % width[r.tier]).toBe(0);
+          expect(r.toSec % width[r.tier]).toBe(0);
+          expect(step % width[r.tier]).toBe(0);
+          if (family === 'users') expect(r.tier).not.toBe('five');
+          at = r.toSec;
+        }
+        expect(at).toBe(toSec > fromSec ? toSec : fromSec);
+      }
+    }
+    // A "last 24 h" window at hourly steps: hours, then 5-minute blocks, then minutes.
+    const end = 1_699_999_200 + 47 * 60 + 13; // 47 min 13 s past a whole hour
+    const from = Math.floor((end - 86_400) / 3600) * 3600;
+    const to = Math.ceil(end / 60) * 60;
+    expect(tablesOf('series', planTiers(from, to, 3600))).toEqual(['span_metrics_1h', 'span_metrics_5m', 'span_metrics_1m']);
+    expect(tablesOf('users', planTiers(from, to, 3600, 'users'))).toEqual(['span_user_costs_1h', 'span_user_costs_1m']);
+    expect(tablesOf('series', planTiers(from, to, 120))).toEqual(['span_metrics_1m']);
+  });
+
+  it('serves whole 5-minute blocks from span_metrics_5m when step is a multiple of 300', async () => {
+    // Rows written to the 5-minute table alone (no minute rows) show which tier answered.
+    const { tenant, auth } = t.tenant();
+    const block = Math.floor(Date.now() / 300_000) * 300_000 - 3_600_000;
+    await insertInto(t.ch, 'span_metrics_5m', [{ tenant, minute: nsToMinute(msToNs(block)), service: 's', operation: 'o', model: 'm', provider: '', count: 4, error_count: 2, duration_sum_ns: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 1.5, unpriced_count: 0, sketch_bins: { '300': 4 }, sketch_zero: 0 }]);
+    const window = { from: block - 600_000, to: block + 900_000 };
+    const lat = (await get(auth, '/api/v1/metrics/latency', { ...window, step: 300 })).json() as any;
+    expect(lat.points).toMatchObject([{ t: new Date(block).toISOString(), count: 4, error_count: 2, p50_ms: mapping.value(300) }]);
+    expect((await get(auth, '/api/v1/metrics/latency', { ...window, step: 60 })).json()).toMatchObject({ points: [] });
+    expect((await get(auth, '/api/v1/metrics/cost', { ...window, step: 900, group_by: 'model' })).json()).toMatchObject({ points: [{ group: 'm', cost_usd: 1.5, spans: 4 }] });
   });
 });
