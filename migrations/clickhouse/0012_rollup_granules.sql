@@ -1,0 +1,119 @@
+-- Smaller granules for the sketch rollups (issue 6). Both are sorted by series,
+-- then time (0008, 0011), so a query reads, per series, the granules that
+-- overlap its window; with 64 (1h) and 256 (5m) rows per granule that was up
+-- to 5× (1h) and 25× (5m, for the < 1 h tail of a "last 24 h" window) more
+-- sketch rows than the window holds, and decompressing and filtering them cost
+-- as much as merging the needed ones. Measured with bench:query at 100M
+-- spans/day (bench/README.md): p99 by service over the last 24 h at hourly
+-- steps ~60 ms → ~40 ms with 8-row (1h) and 32-row (5m) granules. The tables
+-- are small (per series: 720 hourly and 8,640 five-minute rows a month), so
+-- the finer marks cost little memory.
+--
+-- The rollups are rebuilt from themselves like in 0008: views dropped, rows
+-- copied into the new tables, old tables dropped, views re-created
+-- (processors stopped, as for 0004). Re-runnable up to each DROP TABLE.
+DROP VIEW IF EXISTS {{database}}.span_metrics_1h_mv;
+
+DROP TABLE IF EXISTS {{database}}.span_metrics_1h_next;
+
+CREATE TABLE {{database}}.span_metrics_1h_next
+(
+    tenant LowCardinality(String),
+    hour DateTime('UTC'),
+    service LowCardinality(String),
+    operation LowCardinality(String),
+    model LowCardinality(String),
+    provider LowCardinality(String),
+    count SimpleAggregateFunction(sum, UInt64),
+    error_count SimpleAggregateFunction(sum, UInt64),
+    duration_sum_ns SimpleAggregateFunction(sum, UInt64),
+    input_tokens SimpleAggregateFunction(sum, UInt64),
+    output_tokens SimpleAggregateFunction(sum, UInt64),
+    cached_tokens SimpleAggregateFunction(sum, UInt64),
+    cost_usd SimpleAggregateFunction(sum, Float64),
+    unpriced_count SimpleAggregateFunction(sum, UInt64),
+    sketch_bins SimpleAggregateFunction(sumMap, Map(Int32, UInt64)),
+    sketch_zero SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(hour)
+ORDER BY (tenant, service, operation, model, provider, hour)
+TTL hour + INTERVAL {{retention_days}} DAY
+SETTINGS non_replicated_deduplication_window = 10000, index_granularity = 8;
+
+INSERT INTO {{database}}.span_metrics_1h_next
+SELECT tenant, hour, service, operation, model, provider,
+    sum(count), sum(error_count), sum(duration_sum_ns),
+    sum(input_tokens), sum(output_tokens), sum(cached_tokens),
+    sum(cost_usd), sum(unpriced_count), sumMap(sketch_bins), sum(sketch_zero)
+FROM {{database}}.span_metrics_1h
+GROUP BY tenant, hour, service, operation, model, provider;
+
+DROP TABLE {{database}}.span_metrics_1h;
+
+RENAME TABLE {{database}}.span_metrics_1h_next TO {{database}}.span_metrics_1h;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.span_metrics_1h_mv TO {{database}}.span_metrics_1h AS
+SELECT tenant, toStartOfHour(minute) AS hour, service, operation, model, provider,
+    sum(count) AS count, sum(error_count) AS error_count, sum(duration_sum_ns) AS duration_sum_ns,
+    sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens,
+    sum(cost_usd) AS cost_usd, sum(unpriced_count) AS unpriced_count,
+    sumMap(sketch_bins) AS sketch_bins, sum(sketch_zero) AS sketch_zero
+FROM {{database}}.span_metrics_1m
+GROUP BY tenant, hour, service, operation, model, provider;
+
+DROP VIEW IF EXISTS {{database}}.span_metrics_5m_mv;
+
+DROP TABLE IF EXISTS {{database}}.span_metrics_5m_next;
+
+CREATE TABLE {{database}}.span_metrics_5m_next
+(
+    tenant LowCardinality(String),
+    minute DateTime('UTC'),
+    service LowCardinality(String),
+    operation LowCardinality(String),
+    model LowCardinality(String),
+    provider LowCardinality(String),
+    count SimpleAggregateFunction(sum, UInt64),
+    error_count SimpleAggregateFunction(sum, UInt64),
+    duration_sum_ns SimpleAggregateFunction(sum, UInt64),
+    input_tokens SimpleAggregateFunction(sum, UInt64),
+    output_tokens SimpleAggregateFunction(sum, UInt64),
+    cached_tokens SimpleAggregateFunction(sum, UInt64),
+    cost_usd SimpleAggregateFunction(sum, Float64),
+    unpriced_count SimpleAggregateFunction(sum, UInt64),
+    sketch_bins SimpleAggregateFunction(sumMap, Map(Int32, UInt64)),
+    sketch_zero SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(minute)
+ORDER BY (tenant, service, operation, model, provider, minute)
+TTL minute + INTERVAL {{retention_days}} DAY
+SETTINGS non_replicated_deduplication_window = 10000, index_granularity = 32;
+
+INSERT INTO {{database}}.span_metrics_5m_next
+SELECT tenant, minute, service, operation, model, provider,
+    sum(count), sum(error_count), sum(duration_sum_ns),
+    sum(input_tokens), sum(output_tokens), sum(cached_tokens),
+    sum(cost_usd), sum(unpriced_count), sumMap(sketch_bins), sum(sketch_zero)
+FROM {{database}}.span_metrics_5m
+GROUP BY tenant, minute, service, operation, model, provider;
+
+DROP TABLE {{database}}.span_metrics_5m;
+
+RENAME TABLE {{database}}.span_metrics_5m_next TO {{database}}.span_metrics_5m;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.span_metrics_5m_mv TO {{database}}.span_metrics_5m AS
+SELECT tenant, five AS minute, service, operation, model, provider,
+    sum(count) AS count, sum(error_count) AS error_count, sum(duration_sum_ns) AS duration_sum_ns,
+    sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens,
+    sum(cost_usd) AS cost_usd, sum(unpriced_count) AS unpriced_count,
+    sumMap(sketch_bins) AS sketch_bins, sum(sketch_zero) AS sketch_zero
+FROM
+(
+    SELECT tenant, toStartOfFiveMinutes(minute) AS five, service, operation, model, provider,
+        count, error_count, duration_sum_ns, input_tokens, output_tokens, cached_tokens,
+        cost_usd, unpriced_count, sketch_bins, sketch_zero
+    FROM {{database}}.span_metrics_1m
+)
+GROUP BY tenant, five, service, operation, model, provider;
