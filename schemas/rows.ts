@@ -120,8 +120,9 @@ export interface LogRow {
  * Rows of the same key are merged at query time with sum / sumMap (and in the
  * background by AggregatingMergeTree), so any minutes and series merge exactly.
  * Per-user figures are in {@link SpanUserCostRow}, not here (migration 0004).
- * The hourly rollup span_metrics_1h has the same columns with `hour` instead of
- * `minute`; a materialized view fills it from this table (migration 0005).
+ * The rollups span_metrics_5m (`minute` = first minute of the 5-minute block)
+ * and span_metrics_1h (`hour` instead of `minute`) have the same columns;
+ * materialized views fill them from this table (migrations 0005, 0011).
  */
 export interface SpanMetricRow {
   tenant: string;
