@@ -16,6 +16,7 @@ import { Readable } from 'node:stream';
 import path from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
+import { isolateSessionSettings } from './chdb-session.js';
 import type { VigilConfig } from './config.js';
 
 export type { ClickHouseClient };
@@ -94,7 +95,8 @@ export function createClickHouse(
   fs.mkdirSync(dir, { recursive: true });
   // chdb implements @clickhouse/client-common's Connection; @clickhouse/client
   // bundles its own copy of those (identical) types, hence the cast.
-  const chdb = createChdbConnection({ path: dir });
+  // Settings must not outlive their call in chDB's one session (platform/chdb-session.ts).
+  const chdb = isolateSessionSettings(createChdbConnection({ path: dir }));
   const connection = chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
   const client = createClient({ connection });
   const database = cfg.database;

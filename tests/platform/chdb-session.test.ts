@@ -1,0 +1,26 @@
+/**
+ * Regression: chDB kept a call's settings in its session. An insert without a
+ * dedup token after one with a token inherited it and was silently dropped,
+ * and the query API's max_execution_time leaked into later queries.
+ */
+import { describe, expect, it } from 'vitest';
+import { createClickHouse } from '../../platform/clickhouse.js';
+import { tempDir } from '../support/harness.js';
+
+describe('chDB session settings do not outlive their call', () => {
+  it('an insert without a dedup token after one with a token is stored; max_execution_time does not leak', async () => {
+    const dir = tempDir('chdb-session');
+    const ch = createClickHouse({ url: undefined, username: undefined, password: undefined, database: 'default', retentionDays: 30 }, dir);
+    await ch.client.command({ query: 'CREATE TABLE default.t (a UInt8) ENGINE = MergeTree ORDER BY a SETTINGS non_replicated_deduplication_window = 100' });
+    await ch.client.insert({ table: 'default.t', values: [{ a: 1 }], format: 'JSONEachRow', clickhouse_settings: { insert_deduplicate: 1, insert_deduplication_token: 'tok-1' } });
+    await ch.client.insert({ table: 'default.t', values: [{ a: 2 }], format: 'JSONEachRow' });
+    // The same token again is still deduplicated (the guarantee the processors rely on).
+    await ch.client.insert({ table: 'default.t', values: [{ a: 3 }], format: 'JSONEachRow', clickhouse_settings: { insert_deduplicate: 1, insert_deduplication_token: 'tok-1' } });
+    await ch.client.command({ query: 'SELECT 1', clickhouse_settings: { max_execution_time: 30 } });
+    const rs = await ch.client.query({
+      query: "SELECT groupArray(a) AS rows, (SELECT value FROM system.settings WHERE name = 'max_execution_time') AS met, (SELECT value FROM system.settings WHERE name = 'insert_deduplication_token') AS tok FROM (SELECT a FROM default.t ORDER BY a)",
+      format: 'JSONEachRow',
+    });
+    expect(await rs.json()).toEqual([{ rows: [1, 2], met: '0', tok: '' }]);
+  });
+});
