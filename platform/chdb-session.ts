@@ -65,8 +65,9 @@ export function isolateSessionSettings<C extends ChdbLikeConnection>(conn: C): C
   }
 
   return new Proxy(conn, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
+    get(target, prop) {
+      // The target is the receiver: chdb-node's getters read private fields (#chdb).
+      const value = Reflect.get(target, prop, target) as unknown;
       if (typeof prop !== 'string' || !METHODS.has(prop) || typeof value !== 'function') {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       }

@@ -24,13 +24,7 @@ import type { Logger } from '../platform/logger.js';
 import type { VigilMetrics } from '../platform/metrics.js';
 import { retry } from '../platform/retry.js';
 import type { WorkerPool } from './pool.js';
-import type { EncodedResult, RawItem, WorkerResult } from './worker.js';
-
-/** One table's rows as JSONEachRow text (from the worker) and their count. */
-interface EncodedRows {
-  body: string;
-  count: number;
-}
+import type { RawItem } from './worker.js';
 import type { ClickHouseWriter, ProcessorTable } from './writer.js';
 
 /** Insert order of the tables. */
@@ -65,34 +59,19 @@ export interface StoreOutcome {
   rows: Record<ProcessorTable, number>;
 }
 
-function rowsOf(result: WorkerResult, table: ProcessorTable): readonly unknown[] {
-  switch (table) {
-    case 'spans':
-      return result.spans;
-    case 'span_metrics_1m':
-      return result.metrics;
-    case 'span_user_costs_1m':
-      return result.userCosts;
-    case 'logs':
-      return result.logs;
-  }
-}
-
 /**
- * Insert `rows` into `table`, retrying retryable failures.
+ * Insert one table's JSONEachRow `body` (`count` rows, encoded by a worker
+ * thread) into `table`, retrying retryable failures.
  * @returns null on success, the permanent VigilError otherwise.
  * @throws VigilError VIGIL_ERR_SHUTTING_DOWN / VIGIL_ERR_DEADLINE from the retry.
  */
-async function insertTable(ctx: StoreContext, table: ProcessorTable, rows: readonly unknown[] | EncodedRows, token: string): Promise<VigilError | null> {
-  const count = Array.isArray(rows) ? rows.length : (rows as EncodedRows).count;
+async function insertTable(ctx: StoreContext, table: ProcessorTable, body: string, count: number, token: string): Promise<VigilError | null> {
   let failing = false;
   try {
     await retry(
       async () => {
         const t0 = performance.now();
-        const r = Array.isArray(rows)
-          ? await ctx.writer.insert(table, rows as never, token)
-          : await ctx.writer.insertEncoded!(table, (rows as EncodedRows).body, token);
+        const r = await ctx.writer.insertEncoded(table, body, token);
         if (!r.ok) {
           ctx.metrics?.insertFailures.inc({ table, kind: r.retryable ? 'retryable' : 'permanent' });
           throw r.error;
@@ -135,19 +114,14 @@ async function insertTable(ctx: StoreContext, table: ProcessorTable, rows: reado
 export async function storeSubBatch(ctx: StoreContext, items: readonly OffsetItem[], tokenBase: string, fromTable = 0): Promise<StoreOutcome> {
   const out: StoreOutcome = { poison: new Map(), rows: { spans: 0, span_metrics_1m: 0, span_user_costs_1m: 0, logs: 0 } };
   if (items.length === 0) return out;
-  // Writers that take encoded bodies get them from the worker threads (the
-  // main thread never builds or serialises rows); others get rows.
-  const encoded = ctx.writer.insertEncoded !== undefined;
-  const result = encoded ? await ctx.pool.runEncoded(items, ctx.keepRatio === undefined ? undefined : { keepRatio: ctx.keepRatio }) : await ctx.pool.run(items);
+  // The worker threads build and encode the rows; the main thread only hands the text over.
+  const result = await ctx.pool.runEncoded(items, ctx.keepRatio === undefined ? undefined : { keepRatio: ctx.keepRatio });
   for (const r of result.rejected) out.poison.set(r.offset, r.reason);
   for (let t = fromTable; t < TABLE_ORDER.length; t++) {
     const table = TABLE_ORDER[t]!;
-    const rows: readonly unknown[] | EncodedRows = encoded
-      ? { body: (result as EncodedResult).bodies[table], count: (result as EncodedResult).counts[table] }
-      : rowsOf(result as WorkerResult, table);
-    const count = Array.isArray(rows) ? rows.length : (rows as EncodedRows).count;
+    const count = result.counts[table];
     if (count === 0) continue;
-    const err = await insertTable(ctx, table, rows, `${tokenBase}-${table}`);
+    const err = await insertTable(ctx, table, result.bodies[table], count, `${tokenBase}-${table}`);
     if (err === null) {
       out.rows[table] += count;
       continue;

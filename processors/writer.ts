@@ -42,7 +42,7 @@ export interface ClickHouseWriter {
    * hands the bytes over (platform/clickhouse.ts insertRaw). An empty body
    * succeeds without a round trip. Never throws.
    */
-  insertEncoded?(table: ProcessorTable, body: string, dedupToken: string): Promise<WriteResult>;
+  insertEncoded(table: ProcessorTable, body: string, dedupToken: string): Promise<WriteResult>;
 }
 
 /**

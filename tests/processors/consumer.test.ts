@@ -175,15 +175,17 @@ describe('processor consumer', () => {
     await publish(t.spans, [otlpSpanEnvelope(tenant, 1, 1), otlpSpanEnvelope(tenant, 2, 1)]);
     let transient = 2;
     const flaky: ClickHouseWriter = {
-      async insert(table, rows, token) {
+      insert: (table, rows, token) => writer.insert(table, rows, token),
+      async insertEncoded(table, body, token) {
         if (table === 'spans' && transient > 0) {
           transient -= 1;
           return { ok: false, retryable: true, error: new VigilError('VIGIL_ERR_CLICKHOUSE_UNAVAILABLE', 'simulated outage') };
         }
-        if (table === 'spans' && (rows as readonly { tenant: string }[]).some((r) => r.tenant === poison)) {
+        const rows = body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { tenant: string });
+        if (table === 'spans' && rows.some((r) => r.tenant === poison)) {
           return { ok: false, retryable: false, error: new VigilError('VIGIL_ERR_CLICKHOUSE_REJECTED', 'simulated type error') };
         }
-        return writer.insert(table, rows, token);
+        return writer.insertEncoded(table, body, token);
       },
     };
     const p = processor(t, uniqueName('g'), { writer: flaky, subBatchSize: 2 });

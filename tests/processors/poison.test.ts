@@ -13,7 +13,7 @@ import { VigilMetrics } from '../../platform/metrics.js';
 import { createProcessor, DLQ_PAYLOAD_HEADER, DLQ_REASON_HEADER, type Processor, type ProcessorOptions } from '../../processors/consumer.js';
 import { deadLetterMessage } from '../../processors/dlq.js';
 import { createWorkerPool, type WorkerPool } from '../../processors/pool.js';
-import { createClickHouseWriter, type ClickHouseWriter } from '../../processors/writer.js';
+import { createClickHouseWriter, type ClickHouseWriter, type ProcessorTable } from '../../processors/writer.js';
 import type { Envelope } from '../../schemas/envelope.js';
 import { createTestClickHouse } from '../support/clickhouse.js';
 import { kafkaBrokers, uniqueName } from '../support/harness.js';
@@ -93,12 +93,14 @@ function processor(t: { spans: string; logs: string }, extra: Partial<ProcessorO
 function rejecting(poisonTenant: string): ClickHouseWriter & { calls: number } {
   const w = {
     calls: 0,
-    async insert(table: never, rows: readonly never[], token: string) {
+    insert: (table: never, rows: readonly never[], token: string) => writer.insert(table, rows, token),
+    async insertEncoded(table: ProcessorTable, body: string, token: string) {
       w.calls += 1;
-      if (table === 'spans' && (rows as readonly { tenant: string }[]).some((r) => r.tenant === poisonTenant)) {
+      const rows = body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { tenant: string });
+      if (table === 'spans' && rows.some((r) => r.tenant === poisonTenant)) {
         return { ok: false as const, retryable: false, error: new VigilError('VIGIL_ERR_CLICKHOUSE_REJECTED', 'simulated DECIMAL_OVERFLOW') };
       }
-      return writer.insert(table, rows, token);
+      return writer.insertEncoded(table, body, token);
     },
   };
   return w as unknown as ClickHouseWriter & { calls: number };
