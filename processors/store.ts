@@ -3,7 +3,8 @@
  *
  * The worker pool turns the sub-batch's messages into rows; each table's rows
  * are inserted with the token `${tokenBase}-${table}` (processors/writer.ts),
- * tables in the order spans → span_metrics_1m → span_user_costs_1m → logs. Retryable failures are
+ * tables in the order spans → span_metrics_1m → span_user_costs_1m →
+ * flag_variant_metrics_1m → logs. Retryable failures are
  * retried with backoff until success or shutdown (platform/retry.ts).
  *
  * A permanent rejection (VIGIL_ERR_CLICKHOUSE_REJECTED: a value ClickHouse
@@ -28,7 +29,7 @@ import type { RawItem } from './worker.js';
 import type { ClickHouseWriter, ProcessorTable } from './writer.js';
 
 /** Insert order of the tables. */
-export const TABLE_ORDER: readonly ProcessorTable[] = ['spans', 'span_metrics_1m', 'span_user_costs_1m', 'logs'];
+export const TABLE_ORDER: readonly ProcessorTable[] = ['spans', 'span_metrics_1m', 'span_user_costs_1m', 'flag_variant_metrics_1m', 'logs'];
 
 /** A message for the pool: Kafka offset (decimal string) and UTF-8 value (v1), or a version 2 request body with its headers. */
 export type OffsetItem = { offset: string; value: string } | RawItem;
@@ -112,7 +113,7 @@ async function insertTable(ctx: StoreContext, table: ProcessorTable, body: strin
  *   VIGIL_ERR_INTERNAL (worker failure), VIGIL_ERR_OVERLOADED (pool queue full).
  */
 export async function storeSubBatch(ctx: StoreContext, items: readonly OffsetItem[], tokenBase: string, fromTable = 0): Promise<StoreOutcome> {
-  const out: StoreOutcome = { poison: new Map(), rows: { spans: 0, span_metrics_1m: 0, span_user_costs_1m: 0, logs: 0 } };
+  const out: StoreOutcome = { poison: new Map(), rows: { spans: 0, span_metrics_1m: 0, span_user_costs_1m: 0, flag_variant_metrics_1m: 0, logs: 0 } };
   if (items.length === 0) return out;
   // The worker threads build and encode the rows; the main thread only hands the text over.
   const result = await ctx.pool.runEncoded(items, ctx.keepRatio === undefined ? undefined : { keepRatio: ctx.keepRatio });

@@ -12,16 +12,18 @@
  * (`{ offset, reason }`, no rows from it) so the consumer can dead-letter it;
  * the other messages of the batch are unaffected.
  *
- * Spans also feed the per-minute aggregates (processors/aggregate.ts) of the
- * accepted spans of the batch.
+ * Spans also feed the per-minute aggregates of the accepted spans of the
+ * batch: series and per-user costs (processors/aggregate.ts) and feature-flag
+ * evaluations per variant (processors/flag-variants.ts).
  */
 import type { Envelope, RawMessageMeta } from '../schemas/envelope.js';
 import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf } from '../ingest/otlp/decode.js';
 import { ENVELOPE_VERSION } from '../schemas/envelope.js';
-import type { LogRow, SpanMetricRow, SpanRow, SpanUserCostRow } from '../schemas/rows.js';
+import type { FlagVariantMetricRow, LogRow, SpanMetricRow, SpanRow, SpanUserCostRow } from '../schemas/rows.js';
 import type { ProcessorTable } from './writer.js';
 import { sampleSpans } from './sampling.js';
 import { aggregateBatch } from './aggregate.js';
+import { aggregateFlagVariants } from './flag-variants.js';
 import { nativeLogToRow, otlpLogToRow } from './normalize/logs.js';
 import { nativeSpanToRow, otlpSpanToRow } from './normalize/spans.js';
 
@@ -55,6 +57,8 @@ export interface WorkerResult {
   metrics: SpanMetricRow[];
   /** span_user_costs_1m rows: per (tenant, minute, service, model, provider, user_id), no sketches. */
   userCosts: SpanUserCostRow[];
+  /** flag_variant_metrics_1m rows: per (tenant, minute, flag, variant, service, operation), with sketches. */
+  flagVariants: FlagVariantMetricRow[];
   rejected: Rejected[];
 }
 
@@ -114,7 +118,7 @@ function normalise(env: Envelope): { spans: SpanRow[]; logs: LogRow[] } {
  * @returns rows per table plus rejected messages; never throws for bad input.
  */
 export function processBatch(batch: readonly WorkerItem[], opts: BatchOptions = {}): WorkerResult {
-  const out: WorkerResult = { spans: [], logs: [], metrics: [], userCosts: [], rejected: [] };
+  const out: WorkerResult = { spans: [], logs: [], metrics: [], userCosts: [], flagVariants: [], rejected: [] };
   batch.forEach((item, i) => {
     const offset = isRaw(item) || isWrapped(item) ? item.offset : String(i);
     try {
@@ -130,6 +134,7 @@ export function processBatch(batch: readonly WorkerItem[], opts: BatchOptions = 
   const agg = aggregateBatch(out.spans);
   out.metrics = agg.metrics;
   out.userCosts = agg.userCosts;
+  out.flagVariants = aggregateFlagVariants(out.spans);
   out.spans = sampleSpans(out.spans, opts.keepRatio);
   return out;
 }
@@ -157,8 +162,20 @@ function jsonEachRow(rows: readonly unknown[]): string {
 export function processBatchEncoded(batch: readonly WorkerItem[], opts: BatchOptions = {}): EncodedResult {
   const r = processBatch(batch, opts);
   return {
-    bodies: { spans: jsonEachRow(r.spans), span_metrics_1m: jsonEachRow(r.metrics), span_user_costs_1m: jsonEachRow(r.userCosts), logs: jsonEachRow(r.logs) },
-    counts: { spans: r.spans.length, span_metrics_1m: r.metrics.length, span_user_costs_1m: r.userCosts.length, logs: r.logs.length },
+    bodies: {
+      spans: jsonEachRow(r.spans),
+      span_metrics_1m: jsonEachRow(r.metrics),
+      span_user_costs_1m: jsonEachRow(r.userCosts),
+      flag_variant_metrics_1m: jsonEachRow(r.flagVariants),
+      logs: jsonEachRow(r.logs),
+    },
+    counts: {
+      spans: r.spans.length,
+      span_metrics_1m: r.metrics.length,
+      span_user_costs_1m: r.userCosts.length,
+      flag_variant_metrics_1m: r.flagVariants.length,
+      logs: r.logs.length,
+    },
     rejected: r.rejected,
   };
 }

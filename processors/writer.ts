@@ -13,10 +13,10 @@
 import type { ClickHouseHandle } from '../platform/clickhouse.js';
 import { VigilError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
-import type { LogRow, SpanMetricRow, SpanRow, SpanUserCostRow } from '../schemas/rows.js';
+import type { FlagVariantMetricRow, LogRow, SpanMetricRow, SpanRow, SpanUserCostRow } from '../schemas/rows.js';
 
 /** Tables the processors write. */
-export type ProcessorTable = 'spans' | 'logs' | 'span_metrics_1m' | 'span_user_costs_1m';
+export type ProcessorTable = 'spans' | 'logs' | 'span_metrics_1m' | 'span_user_costs_1m' | 'flag_variant_metrics_1m';
 
 /** Row type per table. */
 export interface TableRows {
@@ -24,6 +24,7 @@ export interface TableRows {
   logs: LogRow;
   span_metrics_1m: SpanMetricRow;
   span_user_costs_1m: SpanUserCostRow;
+  flag_variant_metrics_1m: FlagVariantMetricRow;
 }
 
 /** Outcome of one insert. `retryable`: the same insert may succeed later. */

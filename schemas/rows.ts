@@ -179,3 +179,44 @@ export interface SpanUserCostRow {
   /** Spans whose model has no known price. */
   unpriced_count: number;
 }
+
+/**
+ * vigil.flag_variant_metrics_1m — partial per-minute aggregates of feature-flag
+ * evaluations per (tenant, minute, flag, variant, service, operation), built by
+ * processors/flag-variants.ts (migration 0015). One evaluating span = one
+ * request of its variant; its own duration, status, cost and tokens are summed.
+ * Merged with sum / sumMap at query time (flags/experiments.ts).
+ */
+export interface FlagVariantMetricRow {
+  tenant: string;
+  /** DateTime UTC 'YYYY-MM-DD hh:mm:00' (minute of the span's start). */
+  minute: string;
+  /** `feature_flag.key`. */
+  flag: string;
+  /** `feature_flag.result.variant` (older `feature_flag.variant`). */
+  variant: string;
+  service: string;
+  /** Span name. */
+  operation: string;
+  /** Evaluating spans. */
+  count: number;
+  /** Of them with status 'error'. */
+  error_count: number;
+  /** Σ span duration, ns. */
+  duration_sum_ns: number;
+  /** Σ (span duration in ms)², ms². */
+  duration_sq_sum_ms2: number;
+  /** Σ span cost, USD (unpriced spans count 0). */
+  cost_usd: number;
+  /** Σ (span cost in USD)², USD². */
+  cost_sq_sum_usd2: number;
+  /** Spans whose model has no known price. */
+  unpriced_count: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  /** DDSketch (1 % relative accuracy) bin index → count, over durations in ms. */
+  sketch_bins: Record<string, number>;
+  /** Count of durations ≤ 0 (DDSketch zero bucket). */
+  sketch_zero: number;
+}
