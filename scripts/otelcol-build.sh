@@ -37,7 +37,7 @@ if ! command -v go >/dev/null 2>&1; then
     cat >&2 <<'MSG'
 otelcol: Go is required to build the OpenTelemetry Collector for tests/e2e/collector.test.ts
   (from the Go module proxy with the OpenTelemetry Collector Builder; no binary is downloaded).
-  Install Go 1.24+ (https://go.dev/doc/install, or your distribution's golang package),
+  Install Go 1.25+ (https://go.dev/doc/install, or your distribution's golang package),
   put `go` on PATH, and run scripts/otelcol-build.sh again.
 MSG
     exit 1
