@@ -14,7 +14,8 @@
  *   the Collector logs Unauthenticated and drops the data (not retryable), nothing is stored.
  * The OTel JS OTLP/HTTP (protobuf) exporters send spans and logs with typed
  * attributes, events, links, a kvlist log body to the Collector; the query API
- * returns them with every value and type intact, stored exactly once.
+ * returns them with every value and type intact, stored exactly once (copies are
+ * allowed only when the Collector logged a retry: delivery is at-least-once).
  *
  * The binary must exist: the test fails (it does not skip) when it is missing.
  */
@@ -269,12 +270,32 @@ describe('issue 8: the OpenTelemetry Collector sends to Vigil unchanged', () => 
     }
   });
 
+  /** Wait for `check`; on timeout, say what the Collector warned about (export failures, retries). */
+  const waitFor = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
+    eventually(what, check, 180_000).catch((err: unknown) => {
+      const lines = collector?.logLines().filter((l) => l['level'] === 'warn' || l['level'] === 'error') ?? [];
+      throw new Error(`${String(err)}; the Collector's warnings and errors (${collector?.logFile}):\n${lines.map((l) => JSON.stringify(l)).join('\n').slice(-6000)}`);
+    });
+
+  /**
+   * Whether the Collector retried an export of this route (e.g. the default 5 s
+   * timeout passed on a loaded machine). Delivery is at-least-once: a request
+   * retried after Vigil stored it is stored again, so only then may copies exist.
+   */
+  const retried = (route: Route): boolean => {
+    const id = route === 'grpc' ? 'otlp' : 'otlphttp';
+    return collector!.logLines().some((l) => l['otelcol.component.id'] === id && /retry/i.test(String(l['msg'] ?? '')));
+  };
+
+  /** The route's spans from the query API, one per span id, once all arrived. */
   const traceOf = async (route: Route): Promise<ApiSpan[]> => {
     const { traceId, spans } = sent.get(route)!;
-    return eventually(`the ${spans} spans sent through the Collector's ${route} route`, async () => {
+    return waitFor(`the ${spans} spans sent through the Collector's ${route} route`, async () => {
       const res = await getJson<{ spans: ApiSpan[] }>(vigil!.queryUrl!, `/api/v1/traces/${traceId}`);
-      return res.status === 200 && flatten(res.body.spans).length === spans ? flatten(res.body.spans) : undefined;
-    }, 180_000);
+      if (res.status !== 200) return undefined;
+      const unique = [...new Map(flatten(res.body.spans).map((s) => [s.span_id, s])).values()];
+      return unique.length === spans ? unique : undefined;
+    });
   };
 
   const count = async (table: 'spans' | 'logs', traceId: string): Promise<number> => {
@@ -298,27 +319,36 @@ describe('issue 8: the OpenTelemetry Collector sends to Vigil unchanged', () => 
 
     it(`${exporter} exporter: logs come back with the kvlist body as JSON and typed attributes`, async () => {
       const { traceId, logs } = sent.get(route)!;
-      const records = await eventually(`the ${logs} log records sent through the Collector's ${route} route`, async () => {
+      const records = await waitFor(`the ${logs} log records sent through the Collector's ${route} route`, async () => {
         const res = await getJson<{ logs: ApiLog[] }>(vigil!.queryUrl!, `/api/v1/logs?trace_id=${traceId}&from=now-1h`);
-        return res.status === 200 && res.body.logs.length === logs ? res.body.logs : undefined;
-      }, 180_000);
+        return res.status === 200 && res.body.logs.length >= logs ? res.body.logs : undefined;
+      });
       const byType = Object.fromEntries(records.map((r) => [r.body_type, r]));
       expect(byType['kvlist']).toMatchObject({ body: { order: 42, items: ['a', 'b'], paid: true }, attributes: { n: 5, d: 1.5, ok: true } });
       expect(byType['string']!.body).toBe('plain text');
     });
 
-    it(`${exporter} exporter: every span and log record is stored exactly once in ClickHouse`, async () => {
+    it(`${exporter} exporter: every span and log record is stored exactly once in ClickHouse (unless the Collector retried)`, async () => {
       const { traceId, spans, logs } = sent.get(route)!;
       await traceOf(route);
-      expect(await count('spans', traceId)).toBe(spans);
-      expect(await eventually(`${route} logs in ClickHouse`, async () => ((await count('logs', traceId)) === logs ? logs : undefined), 180_000)).toBe(logs);
+      const storedLogs = await waitFor(`${route} logs in ClickHouse`, async () => {
+        const n = await count('logs', traceId);
+        return n >= logs ? n : undefined;
+      });
+      const storedSpans = await count('spans', traceId);
+      if (retried(route)) {
+        expect(storedSpans).toBeGreaterThanOrEqual(spans);
+        expect(storedLogs).toBeGreaterThanOrEqual(logs);
+      } else {
+        expect([storedSpans, storedLogs]).toEqual([spans, logs]);
+      }
     });
   }
 
   it('a wrong key: the Collector logs Unauthenticated, drops the data, and Vigil stores nothing', async () => {
-    const line = await eventually('the Collector to log the otlp_grpc/badkey export failure', async () => {
+    const line = await waitFor('the Collector to log the otlp_grpc/badkey export failure', async () => {
       return collector!.logLines().find((l) => l['otelcol.component.id'] === 'otlp_grpc/badkey' && /Unauthenticated/.test(String(l['error'] ?? '')));
-    }, 180_000);
+    });
     expect(line['level']).toBe('error');
     expect(String(line['msg'])).toMatch(/dropping data/i);
     // The key's own routes delivered (so Vigil was up and answering); the rejected trace is nowhere.
