@@ -3,17 +3,17 @@
  * - GET /api/v1/traces          → { traces: TraceSummary[], next_cursor: string | null }
  * - GET /api/v1/traces/:traceId → { trace_id, span_count, spans: SpanNode[] } (roots, nested)
  *
- * Source: {db}.spans. Every value is a typed query parameter.
+ * Source: {db}.spans. Every value is a typed query parameter. The list's SQL
+ * (a bounded candidate search, proved exact, or one query) is in ../trace-list.ts.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ClickHouseHandle } from '../../platform/clickhouse.js';
 import { ValidationError, VigilError } from '../../platform/errors.js';
-import { nsToClickHouse } from '../../schemas/time.js';
 import { tenantOf } from '../auth.js';
 import { num, selectRows } from '../clickhouse.js';
 import { decodeCursor, encodeCursor, type CursorKey } from '../cursor.js';
-import { attributeFilters } from '../filters.js';
 import { nsToIso, parseParams, resolveWindow, roundUsd } from '../params.js';
+import { listTraceRows } from '../trace-list.js';
 import { buildTree } from '../trace-tree.js';
 import { typedAttributeColumns, typedAttributes } from '../typed-attributes.js';
 import {
@@ -31,25 +31,6 @@ export const MAX_TRACE_SPANS = 10_000;
 
 export interface TraceRoutesOptions {
   clickhouse: ClickHouseHandle;
-}
-
-interface SummaryRow {
-  trace_id: string;
-  start_ns: string;
-  end_ns: string;
-  span_count: unknown;
-  error_count: unknown;
-  services: string[];
-  root_name: string;
-  root_service: string;
-  /** USD (rounded to 1e-9) or null: see TraceSummary.cost_usd. */
-  cost: number | string | null;
-  unpriced_n: unknown;
-  input_n: unknown;
-  output_n: unknown;
-  cached_n: unknown;
-  /** Sort key as a decimal string (see SORT_KEYS). */
-  sk: string;
 }
 
 interface SpanDbRow {
@@ -84,30 +65,6 @@ interface SpanDbRow {
 }
 
 /**
- * Build the WHERE conditions (beyond tenant and window) for the span filters.
- * @returns SQL fragments using only typed placeholders, and their values.
- */
-function spanFilters(q: TraceListQuery): { sql: string[]; params: Record<string, unknown> } {
-  // Attribute filters (query-api/filters.ts): typed placeholders only.
-  const attr = attributeFilters(q.filter);
-  const sql: string[] = [...attr.sql];
-  const params: Record<string, unknown> = { ...attr.params };
-  if (q.service !== undefined) (sql.push('service = {service:String}'), (params.service = q.service));
-  if (q.operation !== undefined) (sql.push('name = {operation:String}'), (params.operation = q.operation));
-  if (q.status !== undefined) (sql.push('status_code = {status:String}'), (params.status = q.status));
-  // Durations are exact bigint ns (≤ 365 d), passed as decimal strings (beyond 2^53).
-  if (q.min_duration_ms !== undefined) {
-    sql.push('duration_ns >= {min_ns:UInt64}');
-    params.min_ns = q.min_duration_ms.toString();
-  }
-  if (q.max_duration_ms !== undefined) {
-    sql.push('duration_ns <= {max_ns:UInt64}');
-    params.max_ns = q.max_duration_ms.toString();
-  }
-  return { sql, params };
-}
-
-/**
  * The list cursor: for the default order (start_time desc) the shared cursor
  * format of query-api/cursor.ts (sort key = start ns); for other orders the
  * same `[key, trace_id]` prefixed by the sort and order, so a cursor is only
@@ -129,51 +86,6 @@ function decodeListCursor(cursor: string, sort: TraceListQuery['sort'], order: T
 }
 
 const ns = (col: string): string => `toString(toUnixTimestamp64Nano(${col}))`;
-
-/**
- * Sort keys of the trace list, each a non-negative Int64 per trace:
- * start_time = earliest span start (ns since epoch); duration = latest end −
- * earliest start (ns); cost = 2 + total cost in nano-USD, 1 for a trace
- * without LLM spans (cost 0), 0 for one whose LLM spans are all unpriced
- * (cost null: sorts as the cheapest).
- */
-const SORT_KEYS: Record<TraceListQuery['sort'], string> = {
-  start_time: 'toUnixTimestamp64Nano(min(start_time))',
-  duration: 'toUnixTimestamp64Nano(max(end_time)) - toUnixTimestamp64Nano(min(start_time))',
-  cost: 'if(countIf(cost_usd IS NOT NULL) > 0, 2 + toInt64(round(sum(cost_usd) * 1e9)), if(sum(unpriced) > 0, 0, 1))',
-};
-
-/**
- * Trace list SQL. The inner query finds trace ids with a matching span in the
- * window; the outer one summarises those traces over all their spans (any time),
- * keeps those strictly after the cursor in (sort key, trace_id) order, and
- * returns limit + 1 rows (the extra one says whether a next page exists).
- */
-function listSql(filters: string[], withCursor: boolean, sort: TraceListQuery['sort'] = 'start_time', order: TraceListQuery['order'] = 'desc'): string {
-  const sk = SORT_KEYS[sort];
-  const dir = order === 'asc' ? 'ASC' : 'DESC';
-  const where = ['tenant = {tenant:String}', "start_time >= {from:DateTime64(9, 'UTC')}", "start_time < {to:DateTime64(9, 'UTC')}", ...filters];
-  return `
-SELECT
-  trace_id,
-  ${ns('min(start_time)')} AS start_ns,
-  ${ns('max(end_time)')} AS end_ns,
-  count() AS span_count,
-  countIf(status_code = 'error') AS error_count,
-  arraySort(groupUniqArray(service)) AS services,
-  if(countIf(parent_span_id = '') > 0, argMinIf(name, start_time, parent_span_id = ''), argMin(name, start_time)) AS root_name,
-  if(countIf(parent_span_id = '') > 0, argMinIf(service, start_time, parent_span_id = ''), argMin(service, start_time)) AS root_service,
-  if(countIf(cost_usd IS NOT NULL) > 0, round(sum(cost_usd), 9), if(sum(unpriced) > 0, NULL, 0)) AS cost,
-  sum(unpriced) AS unpriced_n, sum(input_tokens) AS input_n, sum(output_tokens) AS output_n, sum(cached_tokens) AS cached_n,
-  toString(${sk}) AS sk
-FROM {db:Identifier}.spans
-WHERE tenant = {tenant:String}
-  AND trace_id IN (SELECT DISTINCT trace_id FROM {db:Identifier}.spans WHERE ${where.join(' AND ')})
-GROUP BY trace_id
-${withCursor ? `HAVING (${sk}, trace_id) ${order === 'asc' ? '>' : '<'} ({cursor_sk:Int64}, {cursor_trace:String})` : ''}
-ORDER BY ${sk} ${dir}, trace_id ${dir}
-LIMIT {limit_plus_one:UInt32}`;
-}
 
 const TRACE_SQL = `
 SELECT span_id, parent_span_id, name, kind, service,
@@ -239,15 +151,7 @@ export const traceRoutes: FastifyPluginAsync<TraceRoutesOptions> = async (app, o
     const q = parseParams(TraceListQuery, request.query);
     const win = resolveWindow(q.from, q.to);
     const cursor = q.cursor === undefined ? undefined : decodeListCursor(q.cursor, q.sort, q.order);
-    const f = spanFilters(q);
-    const rows = await selectRows<SummaryRow>(ch, listSql(f.sql, cursor !== undefined, q.sort, q.order), {
-      ...f.params,
-      tenant,
-      from: nsToClickHouse(win.from),
-      to: nsToClickHouse(win.to),
-      limit_plus_one: q.limit + 1,
-      ...(cursor && { cursor_sk: cursor.ns.toString(), cursor_trace: cursor.tie }),
-    });
+    const { rows } = await listTraceRows(ch, { tenant, q, from: win.from, to: win.to, ...(cursor && { cursor }) });
     const page = rows.slice(0, q.limit);
     const traces: TraceSummary[] = page.map((r) => {
       const start = BigInt(r.start_ns);
