@@ -10,8 +10,10 @@
  * createEvaluationEvent — what @openfeature/open-telemetry-hooks'
  * SpanEventHook emits (that package itself pins @opentelemetry/api-logs
  * 0.205 as a peer, which conflicts with this project's 0.223). Vigil's
- * experiments read those events back from the stored spans
- * (GET /api/v1/experiments/<flag>).
+ * processors aggregate those events per variant (flag_variant_metrics_1m),
+ * which GET /api/v1/experiments/<flag> reads. The demo evaluates the flag
+ * inside its LLM span (`chat <model>`, demo/service.ts), so the evaluating
+ * span is the priced one and the experiment compares latency and cost.
  *
  * Demo flag {@link DEMO_FLAG} (string, created by {@link demoFlagDefinition}
  * for the default project): variant `mini` = gpt-4o-mini (control, default)

@@ -149,11 +149,11 @@ async function handle(
     setRoute('/chat');
     const body = (await readJson(req)) as { prompt?: unknown };
     const prompt = typeof body.prompt === 'string' ? body.prompt : 'Where is my order?';
-    // The demo flag picks the model (its evaluation is an event on this SERVER span); "full" is slower and costlier.
-    const choice = flags === undefined ? { model: DEMO_MODEL, variant: undefined } : await flags.chatModel(userId, DEMO_MODEL);
-    if (choice.variant === 'full') await new Promise((resolve) => setTimeout(resolve, FULL_EXTRA_LATENCY_MS));
-    const answer = await callModel(selfUrl, prompt, userId, choice.model);
-    emit(SeverityNumber.INFO, 'chat answered', { 'gen_ai.request.model': choice.model }, userId);
+    // The demo flag picks the model, evaluated inside the LLM span (its evaluation is an event on that priced span,
+    // so the experiment compares the variants' latency and cost); "full" is slower and costlier.
+    const choose = async () => (flags === undefined ? { model: DEMO_MODEL, variant: undefined } : await flags.chatModel(userId, DEMO_MODEL));
+    const { answer, model } = await callModel(selfUrl, prompt, userId, choose);
+    emit(SeverityNumber.INFO, 'chat answered', { 'gen_ai.request.model': model }, userId);
     return sendJson(res, 200, { answer });
   }
 
@@ -209,20 +209,27 @@ function fakeCompletion(body: unknown): Completion {
 }
 
 /**
- * The "LLM call": CLIENT span `chat gpt-4o-mini` (GenAI semconv) around an
- * outbound fetch, whose own undici CLIENT span becomes its child.
- * @returns the assistant message text.
+ * The "LLM call": CLIENT span `chat <model>` (GenAI semconv) around an
+ * outbound fetch, whose own undici CLIENT span becomes its child. `choose`
+ * (the demo flag) runs inside the span, so the flag's `feature_flag.evaluation`
+ * event lands on this priced span; variant `full` waits
+ * {@link FULL_EXTRA_LATENCY_MS} more inside it.
+ * @returns the assistant message text and the model called.
  */
-async function callModel(selfUrl: string, prompt: string, userId: string | undefined, model: string = DEMO_MODEL): Promise<string> {
+async function callModel(
+  selfUrl: string,
+  prompt: string,
+  userId: string | undefined,
+  choose: () => Promise<{ model: string; variant: string | undefined }>,
+): Promise<{ answer: string; model: string }> {
   return tracer.startActiveSpan(
-    `chat ${model}`,
+    'chat',
     {
       kind: SpanKind.CLIENT,
       attributes: {
         'gen_ai.operation.name': 'chat',
         'gen_ai.provider.name': 'openai',
         'gen_ai.system': 'openai', // pre-1.37 name, for older consumers
-        'gen_ai.request.model': model,
         'server.address': new URL(selfUrl).hostname,
         'server.port': Number(new URL(selfUrl).port),
         ...(userId ? { 'user.id': userId } : {}),
@@ -230,6 +237,10 @@ async function callModel(selfUrl: string, prompt: string, userId: string | undef
     },
     async (span: Span) => {
       try {
+        const { model, variant } = await choose();
+        span.updateName(`chat ${model}`);
+        span.setAttribute('gen_ai.request.model', model);
+        if (variant === 'full') await new Promise((resolve) => setTimeout(resolve, FULL_EXTRA_LATENCY_MS));
         const res = await fetch(`${selfUrl}/fake-llm/v1/chat/completions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -251,7 +262,7 @@ async function callModel(selfUrl: string, prompt: string, userId: string | undef
           'gen_ai.usage.input_tokens': u.prompt_tokens,
           'gen_ai.usage.output_tokens': u.completion_tokens,
         }, userId);
-        return completion.choices[0]?.message.content ?? '';
+        return { answer: completion.choices[0]?.message.content ?? '', model };
       } catch (err) {
         span.recordException(err as Error);
         span.setAttribute('error.type', (err as Error).name);

@@ -1,25 +1,36 @@
 /**
  * Experiment results: a flag's variants compared on the telemetry they
- * produced, read from ClickHouse `spans`.
+ * produced, read from the per-minute aggregate `flag_variant_metrics_1m`
+ * (migration 0015) that the processors fill (processors/flag-variants.ts).
  *
- * Which spans: those that record an evaluation of the flag, per the
+ * Which spans count: those that record an evaluation of the flag, per the
  * OpenTelemetry semantic conventions for feature flags — a span event
  * `feature_flag.evaluation` with `feature_flag.key` = the flag and
  * `feature_flag.result.variant` (what @openfeature/core's
  * createEvaluationEvent and the OpenFeature OTel hooks add to the active span),
  * or span attributes `feature_flag.key` + `feature_flag.result.variant`
  * (older `feature_flag.variant` too). Each such span is one request of its
- * variant: its duration (ms) is the latency, status `error` an error, and the
- * LLM cost of its whole trace (USD, spans of the trace ± 1 h around the range)
- * its cost. Spans that evaluate without a variant are ignored.
+ * variant: its duration is the latency, status `error` an error, and the
+ * span's OWN LLM cost (USD; 0 when it has none or is unpriced) its cost. The
+ * processors see one batch at a time, never a whole trace, so the cost of
+ * other spans of the request's trace is not included: to compare LLM cost,
+ * record the evaluation on the priced LLM span (the demo does). Spans that
+ * evaluate without a variant are ignored.
  *
- * Per variant: requests, errors, error rate, mean / p50 / p95 / p99 latency
- * (exact quantiles over the spans, ms), mean and total cost. Against the
+ * Time range: whole minutes, the aggregate's resolution — `from` is rounded
+ * down and `to` up to a minute; the result's from/to are the minutes read.
+ *
+ * Per variant: requests, errors, error rate; latency (ms) mean and sample
+ * standard deviation from Σ duration and Σ duration²; p50 / p95 / p99 from the
+ * merged DDSketch bins (processors/sketch.ts quantileKeysSql: within 1 % of
+ * the sample quantile at rank q·(n − 1)); cost (USD) total, mean per request
+ * and its sample standard deviation from Σ cost and Σ cost². Against the
  * control: flags/stats.ts (two-proportion z-test for the error rate, Welch's
  * t-test for mean latency and mean cost per request).
  */
 import type { ClickHouseHandle } from '../platform/clickhouse.js';
-import { nsToClickHouse } from '../schemas/time.js';
+import { quantileFromKey, quantileKeysSql } from '../processors/sketch.js';
+import { nsToMinute } from '../schemas/time.js';
 import { num, selectRows } from '../query-api/clickhouse.js';
 import { twoProportionZTest, welchTTest, type Comparison } from './stats.js';
 
@@ -44,7 +55,7 @@ export interface VariantComparison {
 
 export interface ExperimentResults {
   flag: string;
-  /** ISO-8601 range [from, to). */
+  /** ISO-8601 range [from, to) read: the requested range widened to whole minutes. */
   from: string;
   to: string;
   control: string;
@@ -68,88 +79,98 @@ export interface ExperimentQuery {
   confidence?: number;
 }
 
+
+/** Merged sums of one variant (UInt64 sums may arrive as strings). */
 interface Row {
   variant: string;
-  requests: number | string;
+  n: number | string;
   errors: number | string;
-  mean_ms: number | null;
-  var_ms: number | null;
-  q: Array<number | null>;
-  cost_total: number | null;
-  cost_mean: number | null;
-  cost_var: number | null;
+  /** Σ duration, ns. */
+  dur_ns: number | string;
+  /** Σ duration², ms². */
+  dur_sq: number;
+  /** Σ cost, USD. */
+  cost: number;
+  /** Σ cost², USD². */
+  cost_sq: number;
+  /** Values in the merged sketch. */
+  total: number | string;
+  /** DDSketch bin keys of p50, p95, p99 (null: the zero bucket). */
+  keys: Array<number | string | null>;
 }
 
-const HOUR_NS = 3_600_000_000_000n;
+const MINUTE_NS = 60_000_000_000n;
+const QUANTILES = [0.5, 0.95, 0.99] as const;
 
 const SQL = (withService: boolean) => `
-WITH flagged AS (
-  SELECT trace_id, duration_ns, status_code = 'error' AS is_error,
-    if(attributes['feature_flag.key'] = {flag:String},
-       if(attributes['feature_flag.result.variant'] != '', attributes['feature_flag.result.variant'], attributes['feature_flag.variant']),
-       JSONExtractString(
-         arrayFirst(e -> JSONExtractString(e, 'name') = 'feature_flag.evaluation'
-                      AND JSONExtractString(e, 'attributes', 'feature_flag.key') = {flag:String},
-                    JSONExtractArrayRaw(events)),
-         'attributes', 'feature_flag.result.variant')) AS variant
-  FROM {db:Identifier}.spans
-  WHERE tenant = {tenant:String}
-    AND start_time >= {from:DateTime64(9)} AND start_time < {to:DateTime64(9)}
-    AND (attributes['feature_flag.key'] = {flag:String} OR position(events, {flag:String}) > 0)
+SELECT variant, n, errors, dur_ns, dur_sq, cost, cost_sq,
+  zero + arraySum(mapValues(bins)) AS total,
+  ${quantileKeysSql('bins', 'zero', 'total', QUANTILES)} AS keys
+FROM (
+  SELECT variant,
+    sum(count) AS n, sum(error_count) AS errors,
+    sum(duration_sum_ns) AS dur_ns, sum(duration_sq_sum_ms2) AS dur_sq,
+    sum(cost_usd) AS cost, sum(cost_sq_sum_usd2) AS cost_sq,
+    sumMap(sketch_bins) AS bins, sum(sketch_zero) AS zero
+  FROM {db:Identifier}.flag_variant_metrics_1m
+  WHERE tenant = {tenant:String} AND flag = {flag:String}
+    AND minute >= {from:DateTime('UTC')} AND minute < {to:DateTime('UTC')}
     ${withService ? 'AND service = {service:String}' : ''}
-),
-costs AS (
-  SELECT trace_id, sum(ifNull(cost_usd, 0)) AS cost
-  FROM {db:Identifier}.spans
-  WHERE tenant = {tenant:String}
-    AND start_time >= {cfrom:DateTime64(9)} AND start_time < {cto:DateTime64(9)}
-    AND trace_id IN (SELECT trace_id FROM flagged WHERE variant != '')
-  GROUP BY trace_id
+  GROUP BY variant
 )
-SELECT variant,
-  count() AS requests,
-  countIf(is_error) AS errors,
-  avg(duration_ns) / 1e6 AS mean_ms,
-  varSamp(duration_ns / 1e6) AS var_ms,
-  arrayMap(x -> x / 1e6, quantilesExact(0.5, 0.95, 0.99)(duration_ns)) AS q,
-  sum(cost) AS cost_total,
-  avg(cost) AS cost_mean,
-  varSamp(cost) AS cost_var
-FROM flagged LEFT JOIN costs USING (trace_id)
-WHERE variant != ''
-GROUP BY variant
+WHERE n > 0
 ORDER BY variant`;
 
 const finite = (v: number | null | undefined): number => (v === null || v === undefined || !Number.isFinite(v) ? 0 : v);
 
 /**
- * Compute an experiment's results.
+ * Sample variance (n − 1 denominator) from n, Σx and Σx² (units of x²); 0
+ * with fewer than two samples or when rounding makes it negative.
+ */
+export function varianceFromSums(n: number, sum: number, sumSq: number): number {
+  if (n < 2) return 0;
+  const v = (sumSq - (sum * sum) / n) / (n - 1);
+  return v > 0 && Number.isFinite(v) ? v : 0;
+}
+
+/** ns since the epoch rounded down (up = false) or up to a whole minute. */
+export function alignToMinute(ns: bigint, up: boolean): bigint {
+  const r = ((ns % MINUTE_NS) + MINUTE_NS) % MINUTE_NS;
+  return r === 0n ? ns : ns - r + (up ? MINUTE_NS : 0n);
+}
+
+/**
+ * Compute an experiment's results (see module doc).
+ * @param q tenant, flag, range in ns (widened to whole minutes), control variant.
  * @throws VigilError as classified by query-api/clickhouse.ts (400 too expensive, 503 unavailable).
  */
 export async function experimentResults(ch: ClickHouseHandle, q: ExperimentQuery): Promise<ExperimentResults> {
   const confidence = q.confidence ?? 0.95;
+  const from = alignToMinute(q.from, false);
+  const to = alignToMinute(q.to, true);
   const rows = await selectRows<Row>(ch, SQL(q.service !== undefined), {
     tenant: q.tenant,
     flag: q.flag,
-    from: nsToClickHouse(q.from),
-    to: nsToClickHouse(q.to),
-    cfrom: nsToClickHouse(q.from > HOUR_NS ? q.from - HOUR_NS : 0n),
-    cto: nsToClickHouse(q.to + HOUR_NS),
+    from: nsToMinute(from),
+    to: nsToMinute(to),
     ...(q.service === undefined ? {} : { service: q.service }),
   });
   const stats = new Map<string, VariantStats & { var_ms: number; cost_var: number }>();
   for (const r of rows) {
-    const requests = num(r.requests);
+    const requests = num(r.n);
     const errors = num(r.errors);
-    const varMs = finite(r.var_ms);
-    const costVar = finite(r.cost_var);
+    const total = num(r.total);
+    const sumMs = num(r.dur_ns) / 1e6;
+    const varMs = varianceFromSums(requests, sumMs, finite(r.dur_sq));
+    const costVar = varianceFromSums(requests, finite(r.cost), finite(r.cost_sq));
+    const p = (i: number) => finite(quantileFromKey(total, r.keys[i] === null || r.keys[i] === undefined ? null : Number(r.keys[i])));
     stats.set(r.variant, {
       variant: r.variant,
       requests,
       errors,
       error_rate: requests === 0 ? 0 : errors / requests,
-      latency_ms: { mean: finite(r.mean_ms), stddev: Math.sqrt(varMs), p50: finite(r.q[0]), p95: finite(r.q[1]), p99: finite(r.q[2]) },
-      cost_usd: { total: finite(r.cost_total), per_request: finite(r.cost_mean), stddev: Math.sqrt(costVar) },
+      latency_ms: { mean: requests === 0 ? 0 : sumMs / requests, stddev: Math.sqrt(varMs), p50: p(0), p95: p(1), p99: p(2) },
+      cost_usd: { total: finite(r.cost), per_request: requests === 0 ? 0 : finite(r.cost) / requests, stddev: Math.sqrt(costVar) },
       var_ms: varMs,
       cost_var: costVar,
     });
@@ -184,8 +205,8 @@ export async function experimentResults(ch: ClickHouseHandle, q: ExperimentQuery
   }
   return {
     flag: q.flag,
-    from: new Date(Number(q.from / 1_000_000n)).toISOString(),
-    to: new Date(Number(q.to / 1_000_000n)).toISOString(),
+    from: new Date(Number(from / 1_000_000n)).toISOString(),
+    to: new Date(Number(to / 1_000_000n)).toISOString(),
     control: q.control,
     confidence,
     variants: [...stats.values()]

@@ -82,7 +82,8 @@ export const experimentDocs = {
     description:
       '`ref` is an experiment id (its flag, control and window) or a flag key. Spans that carry a `feature_flag.evaluation` event (OpenTelemetry semantic ' +
       'conventions) or `feature_flag.key` / `feature_flag.result.variant` attributes for the flag are grouped by variant: requests, error rate, mean and ' +
-      'p50/p95/p99 latency, LLM cost per request (the cost of the request\'s trace). Each variant is compared with the control: two-proportion z-test for the ' +
+      'p50/p95/p99 latency (DDSketch, within 1 %), LLM cost per request (the cost of the evaluating span itself), read from per-minute aggregates, so the range ' +
+      'is widened to whole minutes. Each variant is compared with the control: two-proportion z-test for the ' +
       'error rate, Welch\'s t-test for mean latency and mean cost, with confidence intervals and p-values (@stdlib distributions). `sample: "too_small"` ' +
       'marks comparisons with fewer than 30 requests in a variant (or fewer than 5 errors and 5 successes for the error rate): not judged. ' + errs,
     tags: etags, security: sec, params: docSchema(RefParams), querystring: docSchema(ResultsQuery),

@@ -1,9 +1,11 @@
 /**
  * The demo's flag: `vigil start`'s set-up creates flag demo.chat-model and its
  * experiment; the demo child evaluates it over OFREP against a listening
- * query API (OpenFeature server SDK), calls the model the variant names, and
- * its SERVER span carries the semantic-convention `feature_flag.evaluation`
- * event (checked in the OTLP/JSON the real OTel SDK exports).
+ * query API (OpenFeature server SDK) inside its LLM span, calls the model the
+ * variant names, and that priced span (`chat <model>`) carries the
+ * semantic-convention `feature_flag.evaluation` event, so the experiment's
+ * per-span cost is the model call's (checked in the OTLP/JSON the real OTel
+ * SDK exports).
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -67,7 +69,7 @@ const spans = (): OtlpSpan[] =>
 const attr = (a: OtlpAttr[] | undefined, k: string) => a?.find((x) => x.key === k)?.value.stringValue;
 
 describe('demo flag', () => {
-  it('is created once with its experiment, evaluated over OFREP, and recorded on the SERVER span', async () => {
+  it('is created once with its experiment, evaluated over OFREP, and recorded on the LLM span', async () => {
     const expId = await ensureDemoFlag(pool, project);
     expect(await ensureDemoFlag(pool, project)).toBe(expId);
     const exps = await pool.query('SELECT name, flag_key, status FROM ab_experiments WHERE project_id = $1', [project]);
@@ -78,18 +80,20 @@ describe('demo flag', () => {
       const res = await fetch(`${demo.url}/chat`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user-id': user }, body: '{"prompt":"hi"}' });
       expect(res.status).toBe(200);
     }
-    const servers = await waitFor('two /chat SERVER spans with a flag evaluation event', () => {
-      const s = spans().filter((x) => x.name === 'POST /chat' && (x.events ?? []).some((e) => e.name === 'feature_flag.evaluation'));
+    const calls = await waitFor('two LLM spans with a flag evaluation event', () => {
+      const s = spans().filter((x) => x.name.startsWith('chat ') && (x.events ?? []).some((e) => e.name === 'feature_flag.evaluation'));
       return s.length >= 2 ? s : undefined;
     }, { timeoutMs: 60_000, intervalMs: 100 });
-    const variants = servers.map((s) => {
+    const variants = calls.map((s) => {
       const e = s.events!.find((x) => x.name === 'feature_flag.evaluation')!;
       expect(attr(e.attributes, 'feature_flag.key')).toBe(DEMO_FLAG);
       return attr(e.attributes, 'feature_flag.result.variant');
     });
     // Buckets: SHA-256("demo.chat-model/user-carol") falls in the "full" half, user-alice's in "mini".
     expect(variants.sort()).toEqual(['full', 'mini']);
-    expect(spans().some((s) => s.name === 'chat gpt-4o')).toBe(true);
-    expect(spans().some((s) => s.name === 'chat gpt-4o-mini')).toBe(true);
+    // Each evaluating span is the call of the model its variant names, priced by that model.
+    expect(calls.map((s) => [s.name, attr(s.attributes, 'gen_ai.request.model')]).sort()).toEqual([['chat gpt-4o', 'gpt-4o'], ['chat gpt-4o-mini', 'gpt-4o-mini']]);
+    // The request's SERVER span no longer records it (one evaluation = one request).
+    expect(spans().filter((x) => x.name === 'POST /chat').every((x) => !(x.events ?? []).some((e) => e.name === 'feature_flag.evaluation'))).toBe(true);
   });
 });

@@ -127,7 +127,7 @@ describe('migrateClickHouse', () => {
       format: 'JSONEachRow',
     });
     const names = (await tables.json<{ name: string }>()).map((r) => r.name);
-    expect(names).toEqual(expect.arrayContaining(['spans', 'logs', 'span_metrics_1m', 'vigil_migrations']));
+    expect(names).toEqual(expect.arrayContaining(['spans', 'logs', 'span_metrics_1m', 'flag_variant_metrics_1m', 'vigil_migrations']));
 
     const ttl = await ch.client.query({
       query: "SELECT create_table_query FROM system.tables WHERE database = {db:String} AND name = 'spans'",

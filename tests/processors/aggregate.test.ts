@@ -119,11 +119,15 @@ describe('processor output in ClickHouse', () => {
     const result = processBatch([
       otlpSpanEnvelope(tenant, 1, 3, [...genai, str('user.id', 'alice')]),
       otlpSpanEnvelope(tenant, 10, 2, [...genai, str('user.id', 'bob')]),
-      otlpSpanEnvelope(tenant, 20, 4),
+      otlpSpanEnvelope(tenant, 20, 4, [str('feature_flag.key', 'new-cart'), str('feature_flag.result.variant', 'on')]),
     ]);
-    expect(TABLE_ORDER).toEqual(['spans', 'span_metrics_1m', 'span_user_costs_1m', 'logs']);
+    expect(TABLE_ORDER).toEqual(['spans', 'span_metrics_1m', 'span_user_costs_1m', 'flag_variant_metrics_1m', 'logs']);
     expect(result.userCosts.map((u) => [u.user_id, u.count])).toEqual([['alice', 3], ['bob', 2], ['', 4]]);
-    const rowsOf: Record<ProcessorTable, readonly object[]> = { spans: result.spans, span_metrics_1m: result.metrics, span_user_costs_1m: result.userCosts, logs: result.logs };
+    expect(result.flagVariants.map((f) => [f.flag, f.variant, f.service, f.operation, f.count])).toEqual([['new-cart', 'on', 'checkout', 'GET /cart', 4]]);
+    const rowsOf: Record<ProcessorTable, readonly object[]> = {
+      spans: result.spans, span_metrics_1m: result.metrics, span_user_costs_1m: result.userCosts,
+      flag_variant_metrics_1m: result.flagVariants, logs: result.logs,
+    };
     const cost = result.spans.reduce((a, s) => a + (s.cost_usd ?? 0), 0);
     expect(cost).toBeGreaterThan(0);
 
@@ -136,6 +140,8 @@ describe('processor output in ClickHouse', () => {
         expect(s.n, `${table} round ${round}`).toBe(9);
         expect(s.cost).toBeCloseTo(cost, 12);
       }
+      // The flag aggregate: only the 4 evaluating spans (unpriced: cost 0), stored once whatever the replays.
+      expect(await sums('flag_variant_metrics_1m', tenant), `flag_variant_metrics_1m round ${round}`).toEqual({ n: 4, cost: 0, rows: 1 });
     }
     // A different token (a different sub-batch) counts again, in the rollups too.
     await writer.insert('span_metrics_1m', result.metrics, `${tenant}-10-19-span_metrics_1m`);
