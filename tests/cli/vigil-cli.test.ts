@@ -123,7 +123,7 @@ describe('issue 12 item 3: configuration mistakes fail in seconds with one line 
   };
 
   const start = (env: Record<string, string>) =>
-    vigil(['start', '--no-demo'], { VIGIL_DATA_DIR: tempDir('cli-config'), VIGIL_INGEST_PORT: '0', VIGIL_QUERY_PORT: '0', ...env }, FEW_SECONDS);
+    vigil(['start', '--no-demo'], { VIGIL_DATA_DIR: tempDir('cli-config'), VIGIL_INGEST_PORT: '0', VIGIL_GRPC_PORT: '0', VIGIL_QUERY_PORT: '0', ...env }, FEW_SECONDS);
 
   const bad: Array<{ env: Record<string, string>; needles: string[] }> = [
     { env: { KAFKA_BROKERS: 'not_a_host' }, needles: ['KAFKA_BROKERS="not_a_host"', 'host:port', 'localhost:9092'] },
@@ -162,7 +162,7 @@ describe('issue 12 item 3: configuration mistakes fail in seconds with one line 
       await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
       const port = (server.address() as net.AddressInfo).port;
       const dataDir = tempDir('cli-port');
-      const r = await vigil(['start', '--no-demo'], { VIGIL_DATA_DIR: dataDir, VIGIL_INGEST_PORT: '0', VIGIL_QUERY_PORT: '0', [variable]: String(port) }, FEW_SECONDS);
+      const r = await vigil(['start', '--no-demo'], { VIGIL_DATA_DIR: dataDir, VIGIL_INGEST_PORT: '0', VIGIL_GRPC_PORT: '0', VIGIL_QUERY_PORT: '0', [variable]: String(port) }, FEW_SECONDS);
       expectConfigError(r, [`${variable}=${port}: port ${port} on 127.0.0.1 is already in use`, `set ${variable} to a free port`]);
       expect(fs.readdirSync(dataDir)).toEqual([]); // nothing was started
     }, FEW_SECONDS + 5_000);
