@@ -90,7 +90,7 @@ export function unreachableClickHouse(): ClickHouseHandle {
   const fail = async (): Promise<never> => {
     throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
   };
-  return { client: { query: fail, command: fail, insert: fail, ping: fail, close: async () => undefined } as never, database: 'vigil', mode: 'http', location: 'http://127.0.0.1:8123' };
+  return { client: { query: fail, command: fail, insert: fail, ping: fail, close: async () => undefined } as never, database: 'vigil', mode: 'http', location: 'http://127.0.0.1:8123', insertRaw: fail };
 }
 
 /** A request the receiver got. */
