@@ -234,6 +234,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
           log: log.child({ component: 'processor' }),
           metrics,
           concurrency: config.processors.concurrency,
+          fetch: config.processors.fetch,
           maxMessageBytes: config.kafka.maxMessageBytes,
         });
         await processor.start();

@@ -68,6 +68,18 @@ export interface ProcessorOptions {
   subBatchSize?: number;
   /** Partitions processed at once (default 3). */
   concurrency?: number;
+  /**
+   * Fetch sizing. Bigger fetches make bigger sub-batches, hence fewer and
+   * bigger ClickHouse inserts: measured (bench/README.md, "Insert size"),
+   * each insert costs tens of ms of fixed CPU in chDB (parts, dedup, the
+   * rollup materialized views), so 1,000-row inserts cost ~2.5× the CPU per
+   * row of 20,000-row ones. `minBytes`: the broker holds a fetch until this
+   * much data is there or `maxWaitMs` passed (adds at most `maxWaitMs` to
+   * ack→queryable at low rates); `partitionBytes`: most bytes per partition
+   * per fetch (kafkajs maxBytesPerPartition; the whole fetch is bounded by
+   * partitionBytes × concurrency). Defaults 1 MiB, 400 ms, 8 MiB.
+   */
+  fetch?: { minBytes: number; maxWaitMs: number; partitionBytes: number };
   /** Largest dead letter, bytes (default 1 000 000). */
   maxMessageBytes?: number;
   /** Backoff of retryable insert and DLQ failures, ms (default 100 → 10 000). */
@@ -268,7 +280,15 @@ export function createProcessor(opts: ProcessorOptions): Processor {
 
   /** Create and run a consumer group member. */
   async function runMember(): Promise<void> {
-    const c = opts.kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false });
+    const fetch = opts.fetch ?? { minBytes: 1024 * 1024, maxWaitMs: 400, partitionBytes: 8 * 1024 * 1024 };
+    const c = opts.kafka.consumer({
+      groupId: opts.groupId,
+      allowAutoTopicCreation: false,
+      minBytes: fetch.minBytes,
+      maxWaitTimeInMs: fetch.maxWaitMs,
+      maxBytesPerPartition: fetch.partitionBytes,
+      maxBytes: fetch.partitionBytes * (opts.concurrency ?? 3),
+    });
     consumer = c;
     c.on(c.events.GROUP_JOIN, (e) => {
       intents.clear();
