@@ -9,6 +9,11 @@
  *                                                         # (applies new migrations, re-times this checkout)
  *   npm run bench:query -- --dir D --keep --before-ref R --stop-before-migrate
  *                                                         # build and time R only; repeat to re-time R, then resume
+ *   npm run bench:query -- --dir D --keep --only "trace list" --compare-ref R
+ *                                                         # reuse D (migrated): time only the queries whose name
+ *                                                         # contains one of the comma-separated words, with the
+ *                                                         # query API of R (same schema) then this checkout, and
+ *                                                         # compare their answers
  *
  * Steps, in one process with one embedded chDB (fresh temp directory, removed
  * at the end unless --keep):
@@ -55,6 +60,10 @@ const BEFORE_REF = opt('--before-ref');
 const OUT = opt('--out');
 const KEEP = argv.includes('--keep');
 const STOP_BEFORE_MIGRATE = argv.includes('--stop-before-migrate');
+/** Time only the queries whose name contains one of these (comma-separated); all when absent. */
+const ONLY = opt('--only')?.split(',').map((w) => w.trim()).filter((w) => w !== '');
+/** Also time the query API of this ref on the migrated schema (before/after of a query-API change, same run). */
+const COMPARE_REF = opt('--compare-ref');
 const DIR = opt('--dir') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-query-'));
 const CHUNKS = 24;
 /** TTL of the bench tables: 31 days, so the 30 days before today stay whole while a run lasts. */
@@ -164,6 +173,8 @@ interface Query {
    * otherwise answer the granule selection of a repeated query from memory).
    */
   url: (k: number) => string;
+  /** Time the page after the first: each run first asks url(k) (untimed) and then times url(k) + its next_cursor. */
+  nextPage?: boolean;
 }
 
 /** Root-span trace ids, one per 5 minutes of the day (288, in time order), for the by-id lookups. */
@@ -189,6 +200,8 @@ function queries(traceIds: string[]): Query[] {
     { name: 'RED one operation, 7 d (step 1 h)', goalMs: 50, url: (k) => `/api/v1/metrics/latency?${q({ from: END - 7 * DAY_MS - back(k), to: END - back(k), step: 3600, operation: 'chat.op11' })}` },
     { name: 'cost by user, 24 h (step 1 d)', goalMs: 0, url: (k) => `/api/v1/metrics/cost?${q({ from: DAY - back(k), to: END - back(k), step: 86_400, group_by: 'user' })}` },
     { name: 'trace list, newest 50 in 1 h', goalMs: 100, url: (k) => `/api/v1/traces?${q({ from: END - 3_600_000 - back(k), to: END - back(k), limit: 50 })}` },
+    { name: 'trace list, page 2 (cursor)', goalMs: 0, nextPage: true, url: (k) => `/api/v1/traces?${q({ from: END - 3_600_000 - back(k), to: END - back(k), limit: 50 })}` },
+    { name: 'trace list, status=error (no goal)', goalMs: 0, url: (k) => `/api/v1/traces?${q({ from: END - 3_600_000 - back(k), to: END - back(k), limit: 50, status: 'error' })}` },
     { name: 'trace by id', goalMs: 20, url: (k) => `/api/v1/traces/${id(k)}` },
   ];
 }
@@ -218,7 +231,7 @@ async function timeAll(app: FastifyInstance, qs: Query[]): Promise<{ timings: Ti
     const ms: number[] = [];
     const cpu: number[] = [];
     for (let i = 0; i < WARMUP + RUNS; i++) {
-      const url = q.url(first + i);
+      const url = await pageUrl(app, q, first + i);
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       const res = await app.inject({ url, headers: { authorization: `Bearer ${KEY}` } });
@@ -239,12 +252,22 @@ async function timeAll(app: FastifyInstance, qs: Query[]): Promise<{ timings: Ti
   return { timings, load };
 }
 
+/** URL of run k of `q`; for a next-page query, asks the first page (untimed) for its cursor. */
+async function pageUrl(app: FastifyInstance, q: Query, k: number): Promise<string> {
+  const url = q.url(k);
+  if (!q.nextPage) return url;
+  const res = await app.inject({ url, headers: { authorization: `Bearer ${KEY}` } });
+  const cursor = (res.json() as { next_cursor?: string | null }).next_cursor;
+  if (res.statusCode !== 200 || !cursor) throw new Error(`${q.name}: no next page at ${url}: ${res.statusCode} ${res.body.slice(0, 300)}`);
+  return `${url}&cursor=${encodeURIComponent(cursor)}`;
+}
+
 /** Answer bodies of run 0 of every query but the by-id lookup (for the before/after comparison). */
 async function answers(app: FastifyInstance, qs: Query[]): Promise<Map<string, unknown>> {
   const out = new Map<string, unknown>();
   for (const q of qs) {
     if (q.name === 'trace by id') continue;
-    const res = await app.inject({ url: q.url(0), headers: { authorization: `Bearer ${KEY}` } });
+    const res = await app.inject({ url: await pageUrl(app, q, 0), headers: { authorization: `Bearer ${KEY}` } });
     if (res.statusCode !== 200) throw new Error(`${q.name}: ${res.statusCode} ${res.body.slice(0, 300)}`);
     out.set(q.name, res.json());
   }
@@ -348,7 +371,7 @@ async function main(): Promise<void> {
       state.sizes_before = await tableSizes(ch);
       save();
     }
-    const qs = queries(await sampleTraceIds(ch));
+    const qs = queries(await sampleTraceIds(ch)).filter((q) => ONLY === undefined || ONLY.some((w) => q.name.includes(w)));
 
     if (BEFORE_REF !== undefined) {
       // (Re-)time the before API as long as the directory is still at schema 0003.
@@ -413,6 +436,27 @@ async function main(): Promise<void> {
       await settle(ch, 'the merge');
     }
     const sizesAfter = await tableSizes(ch);
+    let compared: { ref: string; timings: Timing[]; load: number[]; answers_differ: string[] } | undefined;
+    if (COMPARE_REF !== undefined) {
+      say(`   query API of ${COMPARE_REF} (same schema)`);
+      const wt = worktree(COMPARE_REF);
+      try {
+        const refApp = await appFrom(wt.dir, ch);
+        const mine = await answers(app, qs);
+        const differ: string[] = [];
+        for (const [name, body] of await answers(refApp, qs)) {
+          // Both ways: the same values, and no field only one side has.
+          const d = sameAnswer(body, mine.get(name), name) ?? sameAnswer(mine.get(name), body, name);
+          if (d) differ.push(d);
+        }
+        say(differ.length === 0 ? `  same answers as ${COMPARE_REF}` : `  ANSWERS DIFFER from ${COMPARE_REF}:\n    ${differ.join('\n    ')}`);
+        const r = await timeAll(refApp, qs);
+        await refApp.close();
+        compared = { ref: COMPARE_REF, timings: r.timings, load: r.load, answers_differ: differ };
+      } finally {
+        wt.remove();
+      }
+    }
     say('   query API of this checkout');
     const after = await timeAll(app, qs);
     await app.close();
@@ -422,12 +466,25 @@ async function main(): Promise<void> {
       table(
         `Dashboard queries, ${SPANS.toLocaleString('en')} spans/day, ms through app.inject (wall median and p90 of ${RUNS} runs; CPU: median process CPU time per request)`,
         ['query', 'goal', 'before median', 'before p90', 'before CPU', 'after median', 'after p90', 'after CPU', 'after / before'],
-        after.timings.map((a, i) => {
-          const b = state.before?.[i];
+        after.timings.map((a) => {
+          const b = state.before?.find((x) => x.name === a.name);
           return [a.name, a.goal_ms ? `≤ ${a.goal_ms}` : '–', f1(b?.median_ms), f1(b?.p90_ms), f1(b?.cpu_ms), f1(a.median_ms), f1(a.p90_ms), f1(a.cpu_ms), b ? (a.median_ms / b.median_ms).toFixed(3) : '–'];
         }),
       ),
     );
+    if (compared) {
+      const ref = compared.ref;
+      out.push(
+        table(
+          `Query API of ${ref} vs this checkout, same schema and data, ms through app.inject (wall median and p90 of ${RUNS} runs; CPU per request)`,
+          ['query', 'goal', `${ref} median`, `${ref} p90`, `${ref} CPU`, 'this median', 'this p90', 'this CPU', 'this / ref'],
+          after.timings.map((a) => {
+            const b = compared.timings.find((x) => x.name === a.name)!;
+            return [a.name, a.goal_ms ? `≤ ${a.goal_ms}` : '–', f1(b.median_ms), f1(b.p90_ms), f1(b.cpu_ms), f1(a.median_ms), f1(a.p90_ms), f1(a.cpu_ms), (a.median_ms / b.median_ms).toFixed(3)];
+          }),
+        ),
+      );
+    }
     const sizes = (s: TableSize[] = []): (string | number)[][] => s.map((x) => [x.table, x.rows.toLocaleString('en'), x.parts, x.compressed_mb]);
     out.push(table('Tables before the migrations', ['table', 'rows', 'parts', 'MB compressed'], sizes(state.sizes_before)));
     out.push(table('Tables after the migrations and the 29-day copy', ['table', 'rows', 'parts', 'MB compressed'], sizes(sizesAfter)));
@@ -437,11 +494,12 @@ async function main(): Promise<void> {
       `copy to 29 days: ${JSON.stringify(state.copied)}; series tables merged: ${JSON.stringify(state.optimized)}`,
       `answers: ${state.answers_differ === undefined ? 'not compared' : state.answers_differ.length === 0 ? 'same as before' : state.answers_differ.join('; ')}`,
       `load average (1 min) before / after timings: ${JSON.stringify(state.before_load ?? null)} / ${JSON.stringify(after.load)}`,
+      ...(compared ? [`${compared.ref}: answers ${compared.answers_differ.length === 0 ? 'the same' : compared.answers_differ.join('; ')}; load average (1 min) during its timings ${JSON.stringify(compared.load)}`] : []),
     ];
     process.stdout.write(`${out.join('\n')}\n${notes.join('\n')}\n`);
     // The before answers (MBs with 10,000 users) stay in the state file only.
     const { before_answers: _answers, ...figures } = state;
-    if (OUT) fs.writeFileSync(OUT, `${JSON.stringify({ ...figures, runs: RUNS, after: after.timings, after_load: after.load, sizes_after: sizesAfter }, null, 2)}\n`);
+    if (OUT) fs.writeFileSync(OUT, `${JSON.stringify({ ...figures, runs: RUNS, ...(compared && { compared }), after: after.timings, after_load: after.load, sizes_after: sizesAfter }, null, 2)}\n`);
   } finally {
     await ch.client.close();
     if (!KEEP && opt('--dir') === undefined) fs.rmSync(DIR, { recursive: true, force: true });
