@@ -179,9 +179,17 @@ describe('OTLP/HTTP routes', () => {
 
   it('in-flight request budget exhausted → 429 with Retry-After', async () => {
     let release: () => void = () => undefined;
-    const { app } = build(() => new Promise<void>((r) => (release = r)), { ...LIMITS, maxInflightRequests: 1 });
+    let publishing = 0;
+    const { app } = build(() => {
+      publishing += 1;
+      return new Promise<void>((r) => (release = r));
+    }, { ...LIMITS, maxInflightRequests: 1 });
     const first = app.inject({ method: 'POST', url: '/api/v1/ingest/logs', headers: { ...AUTH, 'content-type': 'application/json' }, payload: [{ time: Date.now(), body: 'x', service: 's' }] });
-    await new Promise((r) => setTimeout(r, 50));
+    // Regression: a fixed 50 ms wait let the second request in first on a loaded machine. Wait until the first one holds the budget (it is publishing).
+    for (const end = Date.now() + 30_000; publishing === 0; ) {
+      if (Date.now() > end) throw new Error('the first request never reached the publisher');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const second = await app.inject({ method: 'POST', url: '/v1/logs', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '{}' });
     expect(second.statusCode).toBe(429);
     expect(second.headers['retry-after']).toBe('1');
