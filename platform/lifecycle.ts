@@ -121,12 +121,18 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
     if (!opts.embedded) requireServers(config, roles);
     fs.mkdirSync(config.dataDir, { recursive: true });
 
-    // Postgres: keys for ingest and query; migrations everywhere.
+    // Postgres: keys for ingest and query, the flags behind the pipeline
+    // switches (a processor-only process too, when it has DATABASE_URL);
+    // migrations everywhere.
     let pg: PostgresHandle | undefined;
     let apiKey: string | undefined;
     let flagCache: FlagCache | undefined;
     let switches: PipelineSwitches | undefined;
-    if (roles.has('ingest') || roles.has('query') || roles.has('alerts')) {
+    const processorWithPostgres = roles.has('processor') && (opts.embedded || config.postgres.url !== undefined);
+    if (roles.has('processor') && !processorWithPostgres) {
+      log.warn('flag switches vigil.sampling.keep_ratio and vigil.anomaly.enabled are not applied in this process: set DATABASE_URL so the processor can read them');
+    }
+    if (roles.has('ingest') || roles.has('query') || roles.has('alerts') || processorWithPostgres) {
       pg = await startPostgres({ url: config.postgres.url, dataDir: config.dataDir, port: config.postgres.embeddedPort, log });
       const pgh = pg;
       closers.push({ name: 'postgres', close: () => pgh.stop() });
