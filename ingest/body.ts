@@ -12,9 +12,11 @@
  *
  * OTLP spec, "OTLP/HTTP Request": the server MUST limit the body size
  * including after decompression and SHOULD answer 413. Here the compressed
- * body and the inflated output are each capped at `maxBodyBytes`; inflating is
- * streamed and aborted as soon as the output passes the cap, so a gzip bomb
- * never occupies more than `maxBodyBytes` (+ one zlib chunk) of memory.
+ * body and the inflated output are each capped at `maxBodyBytes`: a small
+ * compressed body (≤ {@link SYNC_INFLATE_MAX_WIRE_BYTES}) is inflated in one
+ * call with `maxOutputLength`, a larger one is streamed and aborted as soon as
+ * the output passes the cap, so a gzip bomb never occupies more than
+ * `maxBodyBytes` (+ one zlib chunk) of memory.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -75,6 +77,21 @@ export class InflightBudget {
   }
 }
 
+/**
+ * Compressed bodies up to this many wire bytes are inflated in one
+ * synchronous call once complete (`zlib.gunzipSync` with `maxOutputLength`);
+ * larger ones stream through a zlib inflater. Measured (bench/gunzip.ts,
+ * bench/README.md): a streaming inflate pays a libuv thread-pool round trip
+ * per output chunk, ~5× the CPU of one call on a 105 KB OTLP body, and made
+ * gzip cost 40–50 % of the HTTP path. One call blocks the event loop for at
+ * most what inflating `maxBodyBytes` takes (~10–20 ms for 20 MiB), and since
+ * calls run one at a time the transient output beyond the budget is at most
+ * one body.
+ */
+export const SYNC_INFLATE_MAX_WIRE_BYTES = 1024 * 1024;
+/** Output chunk of streaming inflaters (zlib's default 16 KiB costs a thread-pool trip per 16 KiB). */
+const INFLATE_CHUNK_BYTES = 64 * 1024;
+
 /** Per-request accounting handle: bytes charged so far against the budget. */
 export interface BodyCharge {
   charged: number;
@@ -119,9 +136,10 @@ export async function readBody(
     let received = 0; // wire bytes
     let produced = 0; // body bytes after inflate
     let done = false;
-    // deflate: created on the first bytes (zlib-wrapped or raw); gzip: now.
-    let inflater: zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | null = gzip ? zlib.createGunzip() : null;
-    const wire: Buffer[] = []; // deflate bytes before the format is known (< 2 bytes)
+    // Compressed bytes held until the body ends (inflated in one call) or
+    // passes SYNC_INFLATE_MAX_WIRE_BYTES (then handed to a streaming inflater).
+    const wire: Buffer[] = [];
+    let inflater: zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | null = null;
 
     const fail = (err: unknown): void => {
       if (done) return;
@@ -148,53 +166,69 @@ export async function readBody(
       }
       chunks.push(chunk);
     };
-    const startInflater = (first: Buffer): void => {
-      const inf = zlibHeader(first) ? zlib.createInflate() : zlib.createInflateRaw();
-      inflater = inf;
-      inf.on('data', onBody);
-      inf.on('error', (err) => fail(new VigilError('VIGIL_ERR_DECODE', `body is not valid ${what}: ${err.message}`, { cause: err })));
-      inf.on('end', finish);
-    };
-    const onWire = (chunk: Buffer): void => {
-      if (done) return;
-      received += chunk.length;
-      if (received > maxBodyBytes) return fail(tooLarge(maxBodyBytes, 'body'));
-      if (deflate && inflater === null) {
-        wire.push(chunk);
-        const head = Buffer.concat(wire);
-        if (head.length < 2) return;
-        wire.length = 0;
-        startInflater(head);
-        inflater!.write(head);
-        return;
-      }
-      if (inflater !== null) inflater.write(chunk);
-      else onBody(chunk);
-    };
     const finish = (): void => {
       if (done) return;
       done = true;
       resolve(Buffer.concat(chunks, produced));
     };
+    const invalid = (err: Error): VigilError => new VigilError('VIGIL_ERR_DECODE', `body is not valid ${what}: ${err.message}`, { cause: err });
+    /** Large compressed body: inflate as it streams, charging the output as it grows. */
+    const startStreaming = (): void => {
+      const head = Buffer.concat(wire);
+      wire.length = 0;
+      const opts = { chunkSize: INFLATE_CHUNK_BYTES };
+      const inf = gzip ? zlib.createGunzip(opts) : zlibHeader(head) ? zlib.createInflate(opts) : zlib.createInflateRaw(opts);
+      inflater = inf;
+      inf.on('data', onBody);
+      inf.on('error', (err) => fail(invalid(err)));
+      inf.on('end', finish);
+      inf.write(head);
+    };
+    /** Small compressed body, complete: one synchronous inflate capped at maxBodyBytes. */
+    const inflateAtOnce = (): void => {
+      const body = Buffer.concat(wire, received);
+      wire.length = 0;
+      // deflate: nothing → an empty body; 1 byte → not a deflate stream (gzip: zlib says why).
+      if (deflate && body.length === 0) return finish();
+      if (deflate && body.length < 2) return fail(new VigilError('VIGIL_ERR_DECODE', 'body is not valid deflate: truncated'));
+      let out: Buffer;
+      try {
+        const opts = { maxOutputLength: maxBodyBytes };
+        out = gzip ? zlib.gunzipSync(body, opts) : zlibHeader(body) ? zlib.inflateSync(body, opts) : zlib.inflateRawSync(body, opts);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return fail(tooLarge(maxBodyBytes, 'inflated body'));
+        return fail(invalid(err as Error));
+      }
+      onBody(out);
+      finish();
+    };
+    const onWire = (chunk: Buffer): void => {
+      if (done) return;
+      received += chunk.length;
+      if (received > maxBodyBytes) return fail(tooLarge(maxBodyBytes, 'body'));
+      if (!compressed) return onBody(chunk);
+      if (inflater !== null) {
+        inflater.write(chunk);
+        return;
+      }
+      try {
+        charged(received);
+      } catch (err) {
+        return fail(err);
+      }
+      wire.push(chunk);
+      if (received > SYNC_INFLATE_MAX_WIRE_BYTES) startStreaming();
+    };
 
-    if (inflater !== null) {
-      inflater.on('data', onBody);
-      inflater.on('error', (err) => fail(new VigilError('VIGIL_ERR_DECODE', `body is not valid ${what}: ${err.message}`, { cause: err })));
-      inflater.on('end', finish);
-    }
     let ended = false;
     raw.on('data', onWire);
     raw.on('error', fail);
     raw.on('end', () => {
       ended = true;
-      if (deflate && inflater === null) {
-        // Fewer than 2 bytes arrived: empty → empty body; 1 byte → not a deflate stream.
-        const head = Buffer.concat(wire);
-        if (head.length === 0) return finish();
-        return fail(new VigilError('VIGIL_ERR_DECODE', 'body is not valid deflate: truncated'));
-      }
+      if (done) return;
+      if (!compressed) return finish();
       if (inflater !== null) inflater.end();
-      else finish();
+      else inflateAtOnce();
     });
     // A client that goes away mid-body: settle instead of waiting forever.
     raw.on('close', () => {
