@@ -172,7 +172,7 @@ interface Query {
    * earlier query's filter (ClickHouse's query condition cache would
    * otherwise answer the granule selection of a repeated query from memory).
    */
-  url: (k: number) => string;
+  url: (k: number, nudgeMs?: number) => string;
   /** Time the page after the first: each run first asks url(k) (untimed) and then times url(k) + its next_cursor. */
   nextPage?: boolean;
 }
@@ -200,7 +200,7 @@ function queries(traceIds: string[]): Query[] {
     { name: 'RED one operation, 7 d (step 1 h)', goalMs: 50, url: (k) => `/api/v1/metrics/latency?${q({ from: END - 7 * DAY_MS - back(k), to: END - back(k), step: 3600, operation: 'chat.op11' })}` },
     { name: 'cost by user, 24 h (step 1 d)', goalMs: 0, url: (k) => `/api/v1/metrics/cost?${q({ from: DAY - back(k), to: END - back(k), step: 86_400, group_by: 'user' })}` },
     { name: 'trace list, newest 50 in 1 h', goalMs: 100, url: (k) => `/api/v1/traces?${q({ from: END - 3_600_000 - back(k), to: END - back(k), limit: 50 })}` },
-    { name: 'trace list, page 2 (cursor)', goalMs: 0, nextPage: true, url: (k) => `/api/v1/traces?${q({ from: END - 3_600_000 - back(k), to: END - back(k), limit: 50 })}` },
+    { name: 'trace list, page 2 (cursor)', goalMs: 0, nextPage: true, url: (k, nudge = 0) => `/api/v1/traces?${q({ from: END - 3_600_000 - back(k) - nudge, to: END - back(k) - nudge, limit: 50 })}` },
     { name: 'trace list, status=error (no goal)', goalMs: 0, url: (k) => `/api/v1/traces?${q({ from: END - 3_600_000 - back(k), to: END - back(k), limit: 50, status: 'error' })}` },
     { name: 'trace by id', goalMs: 20, url: (k) => `/api/v1/traces/${id(k)}` },
   ];
@@ -254,12 +254,18 @@ async function timeAll(app: FastifyInstance, qs: Query[]): Promise<{ timings: Ti
 
 /** URL of run k of `q`; for a next-page query, asks the first page (untimed) for its cursor. */
 async function pageUrl(app: FastifyInstance, q: Query, k: number): Promise<string> {
-  const url = q.url(k);
-  if (!q.nextPage) return url;
-  const res = await app.inject({ url, headers: { authorization: `Bearer ${KEY}` } });
-  const cursor = (res.json() as { next_cursor?: string | null }).next_cursor;
-  if (res.statusCode !== 200 || !cursor) throw new Error(`${q.name}: no next page at ${url}: ${res.statusCode} ${res.body.slice(0, 300)}`);
-  return `${url}&cursor=${encodeURIComponent(cursor)}`;
+  if (!q.nextPage) return q.url(k);
+  // The bench data's trace ids are hex(UInt64) pairs, which drop leading zeros
+  // (~0.8 % are 30–31 characters) and the API accepts only 32-hex cursors:
+  // when page 1 ends on such a trace, move the window back by 1 s and retry.
+  for (let nudge = 0; nudge < 10_000; nudge += 1_000) {
+    const url = q.url(k, nudge);
+    const res = await app.inject({ url, headers: { authorization: `Bearer ${KEY}` } });
+    const body = res.json() as { traces?: Array<{ trace_id: string }>; next_cursor?: string | null };
+    if (res.statusCode !== 200 || !body.next_cursor) throw new Error(`${q.name}: no next page at ${url}: ${res.statusCode} ${res.body.slice(0, 300)}`);
+    if (/^[0-9a-f]{32}$/.test(body.traces!.at(-1)!.trace_id)) return `${url}&cursor=${encodeURIComponent(body.next_cursor)}`;
+  }
+  throw new Error(`${q.name}: no page 1 ending on a 32-hex trace id near run ${k}`);
 }
 
 /** Answer bodies of run 0 of every query but the by-id lookup (for the before/after comparison). */
