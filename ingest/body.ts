@@ -39,17 +39,29 @@ export function tooLarge(limit: number, what: string): VigilError {
 }
 
 /**
- * Bounded in-flight budget (requests and bytes). `acquire` and `addBytes`
- * throw OverloadedError (429, Retry-After 1 s) instead of exceeding a bound;
- * every grant is returned with `release`.
+ * Bounded in-flight budget (requests and bytes), the admission point of every
+ * ingest route (OTLP/HTTP, native, OTLP/gRPC). `acquire` and `addBytes` throw
+ * OverloadedError (429, Retry-After 1 s) instead of exceeding a bound, and
+ * `acquire` also refuses while the optional pressure check says so; every
+ * grant is returned with `release`.
  */
 export class InflightBudget {
   requests = 0;
   bytes = 0;
-  constructor(private readonly limits: Pick<IngestLimits, 'maxInflightBytes' | 'maxInflightRequests'>) {}
+  /**
+   * @param limits the bounds.
+   * @param pressure checked before each admission: an error to refuse the
+   *   request with (e.g. storage behind intake, platform/storage-backlog.ts), or undefined.
+   */
+  constructor(
+    private readonly limits: Pick<IngestLimits, 'maxInflightBytes' | 'maxInflightRequests'>,
+    private readonly pressure?: () => VigilError | undefined,
+  ) {}
 
   /** Admit one request that declares `bytes` (Content-Length, 0 when unknown). */
   acquire(bytes: number): void {
+    const refused = this.pressure?.();
+    if (refused !== undefined) throw refused;
     if (this.requests + 1 > this.limits.maxInflightRequests) {
       throw new OverloadedError(`too many requests in flight (limit ${this.limits.maxInflightRequests}); retry later`);
     }

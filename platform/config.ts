@@ -144,6 +144,7 @@ const EnvSchema = z.object({
 
   VIGIL_WORKER_THREADS: positiveVar('set VIGIL_WORKER_THREADS to the Piscina thread count (default: the number of cores)'),
   VIGIL_PROCESSOR_CONCURRENCY: positiveVar('set VIGIL_PROCESSOR_CONCURRENCY to how many partitions one processor handles at once (default 3)'),
+  VIGIL_INGEST_MAX_STORAGE_DELAY_MS: intVar(0, 3_600_000, 'set VIGIL_INGEST_MAX_STORAGE_DELAY_MS to how far (ms) storage may fall behind intake in one process before ingest answers 429, 0 to 3600000 (0 = never; default 30000)'),
   VIGIL_PROCESSOR_FETCH_MIN_BYTES: intVar(1, 64 * 1024 * 1024, 'set VIGIL_PROCESSOR_FETCH_MIN_BYTES to the bytes a fetch waits for, 1 to 67108864 (default 1048576)'),
   VIGIL_PROCESSOR_FETCH_MAX_WAIT_MS: intVar(1, 10_000, 'set VIGIL_PROCESSOR_FETCH_MAX_WAIT_MS to the most milliseconds a fetch waits for data, 1 to 10000 (default 400)'),
   VIGIL_PROCESSOR_PARTITION_FETCH_BYTES: intVar(64 * 1024, 256 * 1024 * 1024, 'set VIGIL_PROCESSOR_PARTITION_FETCH_BYTES to the most bytes fetched per partition, 65536 to 268435456 (default 8388608)'),
@@ -184,7 +185,9 @@ export interface VigilConfig {
   /** grpcPort: OTLP/gRPC port (VIGIL_GRPC_PORT; default 4317, or 0 — a free port — when VIGIL_INGEST_PORT is 0). */
   ingest: { port: number; grpcPort: number; maxBodyBytes: number; maxInflightBytes: number; maxInflightRequests: number;
     /** Default per-project rate limits, records/s, 0 = unlimited (VIGIL_PROJECT_RATE_LIMIT_SPANS_PER_S / _LOGS_PER_S); a project's own values are in Postgres. */
-    projectRateLimit: { spansPerS: number; logsPerS: number } };
+    projectRateLimit: { spansPerS: number; logsPerS: number };
+    /** With the processors in the same process: storage delay (ms) at which ingest refuses every request (platform/storage-backlog.ts); 0 = off. */
+    maxStorageDelayMs: number };
   query: { port: number };
   auth: { apiKey: string | undefined; defaultProject: string };
   kafka: {
@@ -343,6 +346,7 @@ export function loadConfig(env: Record<string, string | undefined>): VigilConfig
       maxInflightBytes: e.VIGIL_MAX_INFLIGHT_BYTES ?? 64 * 1024 * 1024,
       maxInflightRequests: e.VIGIL_MAX_INFLIGHT_REQUESTS ?? 256,
       projectRateLimit: { spansPerS: e.VIGIL_PROJECT_RATE_LIMIT_SPANS_PER_S ?? 0, logsPerS: e.VIGIL_PROJECT_RATE_LIMIT_LOGS_PER_S ?? 0 },
+      maxStorageDelayMs: e.VIGIL_INGEST_MAX_STORAGE_DELAY_MS ?? 30_000,
     },
     query: { port: e.VIGIL_QUERY_PORT ?? 8080 },
     auth: { apiKey: e.VIGIL_API_KEY, defaultProject: e.VIGIL_DEFAULT_PROJECT ?? 'default' },

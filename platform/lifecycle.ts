@@ -43,6 +43,7 @@ import { refuseSharedGroup } from './consumer-group.js';
 import { VigilMetrics } from './metrics.js';
 import { createFlagCache, type FlagCache } from '../flags/cache.js';
 import { createSwitches, type PipelineSwitches } from '../flags/switches.js';
+import { StorageBacklog } from './storage-backlog.js';
 import { composeReadiness, type Check } from './readiness.js';
 
 /** A role a process can run; `vigil start` runs all three. */
@@ -128,6 +129,12 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
     let apiKey: string | undefined;
     let flagCache: FlagCache | undefined;
     let switches: PipelineSwitches | undefined;
+    // Ingest and processors in one process share its cores: ingest gives way when storage falls behind.
+    const storageBacklog =
+      roles.has('ingest') && roles.has('processor') && config.ingest.maxStorageDelayMs > 0 ? new StorageBacklog(config.ingest.maxStorageDelayMs) : undefined;
+    if (storageBacklog !== undefined) metrics.storageDelay(storageBacklog);
+    /** The processor's health, once it runs: while it reports a failure (an outage, not contention) Kafka holds the data and ingest keeps accepting. */
+    let processorOk: () => boolean = () => true;
     const processorWithPostgres = roles.has('processor') && (opts.embedded || config.postgres.url !== undefined);
     if (roles.has('processor') && !processorWithPostgres) {
       log.warn('flag switches vigil.sampling.keep_ratio and vigil.anomaly.enabled are not applied in this process: set DATABASE_URL so the processor can read them');
@@ -231,6 +238,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
           await refuseSharedGroup(kafka, { groupId: config.kafka.consumerGroup, log });
         }
         const processor: Processor = createProcessor({
+          onProcessed: (n) => storageBacklog?.noteProcessed(n),
           keepRatio: switches?.keepRatio,
           kafka,
           topics: config.kafka.topics,
@@ -244,6 +252,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
           maxMessageBytes: config.kafka.maxMessageBytes,
         });
         await processor.start();
+        processorOk = () => processor.health().ok;
         checks.processor = () => {
           const h = processor.health();
           return h.ok ? { ok: true } : { ok: false, reason: h.reason ?? h.state };
@@ -348,6 +357,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
           onFlush: (o) => {
             metrics.publishBatches.inc({ outcome: o.ok ? 'ok' : 'failed' });
             if (o.ok) {
+              storageBacklog?.notePublished(o.messages);
               metrics.publishMessages.inc(o.messages);
               metrics.publishBytes.inc(o.bytes);
               metrics.publishDuration.observe(o.ms / 1000);
@@ -365,7 +375,8 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         maxInflightBytes: config.ingest.maxInflightBytes,
         maxInflightRequests: config.ingest.maxInflightRequests,
       };
-      const budget = new InflightBudget(limits); // shared by OTLP/HTTP, native and OTLP/gRPC
+      // Shared by OTLP/HTTP, native and OTLP/gRPC; refuses while storage in this process lags intake.
+      const budget = new InflightBudget(limits, storageBacklog === undefined ? undefined : () => (processorOk() ? storageBacklog.admit() : undefined));
       const projectLimits = new ProjectLimits({
         defaults: { ...config.ingest.projectRateLimit, retentionDays: config.clickhouse.retentionDays },
         load: loadProjectSettings(pg!.pool),

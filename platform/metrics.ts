@@ -86,6 +86,14 @@ export class VigilMetrics {
     new client.Gauge({ name: 'vigil_ingest_inflight_bytes', help: 'Request body bytes held by ingest now.', registers: [this.registry], collect() { this.set(budget.bytes); } });
   }
 
+  /** Gauges of how far storage is behind intake in this process (platform/storage-backlog.ts). */
+  storageDelay(backlog: { delayMs(): number; backlogMessages(): number }): void {
+    this.registry.removeSingleMetric('vigil_storage_delay_seconds');
+    this.registry.removeSingleMetric('vigil_storage_backlog_messages');
+    new client.Gauge({ name: 'vigil_storage_delay_seconds', help: 'Age of the oldest message this process published that its processors have not stored yet, seconds.', registers: [this.registry], collect() { this.set(backlog.delayMs() / 1000); } });
+    new client.Gauge({ name: 'vigil_storage_backlog_messages', help: 'Messages this process published that its processors have not stored yet.', registers: [this.registry], collect() { this.set(backlog.backlogMessages()); } });
+  }
+
   /** The exposition text. */
   render(): Promise<string> {
     return this.registry.metrics();

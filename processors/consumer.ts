@@ -68,6 +68,8 @@ export interface ProcessorOptions {
   subBatchSize?: number;
   /** Partitions processed at once (default 3). */
   concurrency?: number;
+  /** Called after each sub-batch's offsets are committed, with its message count (platform/storage-backlog.ts). */
+  onProcessed?: (messages: number) => void;
   /**
    * Fetch sizing. Bigger fetches make bigger sub-batches, hence fewer and
    * bigger ClickHouse inserts: measured (bench/README.md, "Insert size"),
@@ -237,6 +239,7 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     const open = replay !== null && BigInt(lastHere) < BigInt(replay.last);
     await consumer!.commitOffsets([{ topic, partition, offset: (BigInt(lastHere) + 1n).toString(), metadata: open ? intentMetadata(replay) : null }]);
     intents.set(key, open ? replay : null);
+    opts.onProcessed?.(msgs.length);
     if (metrics !== undefined) {
       const behind = BigInt(payload.batch.highWatermark) - 1n - BigInt(lastHere);
       const lastMsg = msgs[msgs.length - 1]!;

@@ -110,6 +110,9 @@ describe('issue 5 fuzz: no 5xx, acked ⇒ stored', () => {
     expect(stored).toEqual({ spans: tally.spans, logs: tally.logs });
     const text = await vigil.metrics.render();
     expect(text).not.toMatch(/vigil_processor_messages_total\{[^}]*outcome="dead_lettered"\} [1-9]/);
+    // Every message ingest published was counted back by the processors (platform/storage-backlog.ts).
+    expect(text).toMatch(/vigil_kafka_publish_messages_total [1-9]/);
+    await eventually('storage backlog back to 0', async () => (/\nvigil_storage_backlog_messages 0\n/.test(await vigil.metrics.render()) ? true : undefined), 60_000);
   }, 900_000);
 
   it('1,000 seeded random query strings to every query API route: no 5xx', async () => {

@@ -1,0 +1,115 @@
+/**
+ * How far storage is behind intake, in one process that runs both ingest and
+ * the processors (`vigil start`), and the admission rule built on it.
+ *
+ * Why: ingest and the processors share the same cores. Measured with
+ * `npm run bench:e2e` (bench/README.md, "End to end"): as the offered rate
+ * rose, ingest took the CPU and storage fell from ~6,000 to ~600 spans/s
+ * while every request was acknowledged — the backlog, and ack→queryable,
+ * grew without bound. The issue's rule is that ingest and processing must not
+ * starve each other, and the project's that overload answers 429 with
+ * Retry-After rather than acknowledging what will not be stored for minutes.
+ *
+ * Measure: ingest reports each Kafka-acknowledged flush (messages), the
+ * processors each committed sub-batch (messages). The storage delay is the
+ * age of the oldest acknowledged message not yet processed: the time of the
+ * flush that pushed the published count past the processed count (messages
+ * are processed roughly in publish order across partitions). It keeps
+ * growing while the processors make no progress at all, unlike Kafka's lag
+ * gauges, which only move when a batch completes. Messages consumed from
+ * before this process started count as processed (the count is clamped at
+ * what was published), so the delay is a lower bound while an old backlog
+ * drains.
+ *
+ * Rule ({@link StorageBacklog.admit}): below `maxDelayMs / 2` every request is
+ * admitted; from there to `maxDelayMs` a growing share is refused (random,
+ * linear in the delay), above it every one — a smooth brake instead of an
+ * on/off oscillation. Refused requests get 429 VIGIL_ERR_OVERLOADED with
+ * Retry-After; OTLP exporters retry them. The rule is for contention, not
+ * outages: while the processors report a failure (ClickHouse inserts
+ * failing, dead letters unwritable, consumer restarting) the composition
+ * (platform/lifecycle.ts) does not apply it — Kafka holds the data and
+ * /readyz is red — and applies it again once they recover, so the backlog
+ * the outage left drains before intake returns to full speed.
+ */
+import { OverloadedError } from './errors.js';
+
+/** Most publish marks kept (one per flush, coalesced within 20 ms): bounds memory; beyond it the delay is a lower bound. */
+const MAX_MARKS = 4096;
+const COALESCE_MS = 20;
+
+/** Publish-vs-process accounting and the admission rule (see module doc). */
+export class StorageBacklog {
+  private published = 0;
+  private processed = 0;
+  /** Cumulative published count after each flush, with its time (ms); increasing in both. */
+  private marks: Array<{ count: number; at: number }> = [];
+  private head = 0;
+
+  /**
+   * @param maxDelayMs storage delay (ms) at and above which every request is refused; 0 turns the rule off.
+   * @param now clock (ms), injectable for tests.
+   * @param random uniform [0, 1) source for the graded refusal.
+   */
+  constructor(
+    private readonly maxDelayMs: number,
+    private readonly now: () => number = Date.now,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Kafka acknowledged `messages` messages published by this process. */
+  notePublished(messages: number): void {
+    if (messages <= 0) return;
+    this.published += messages;
+    const at = this.now();
+    const last = this.marks[this.marks.length - 1];
+    if (last !== undefined && this.marks.length > this.head && at - last.at < COALESCE_MS) last.count = this.published;
+    else this.marks.push({ count: this.published, at });
+    if (this.marks.length - this.head > MAX_MARKS) this.head++;
+    this.compact();
+  }
+
+  /** The processors committed `messages` messages (stored or dead-lettered). */
+  noteProcessed(messages: number): void {
+    if (messages <= 0) return;
+    this.processed = Math.min(this.published, this.processed + messages);
+    while (this.head < this.marks.length && this.marks[this.head]!.count <= this.processed) this.head++;
+    this.compact();
+  }
+
+  /** Age (ms) of the oldest published message not yet processed; 0 when storage has caught up. */
+  delayMs(): number {
+    if (this.processed >= this.published || this.head >= this.marks.length) return 0;
+    return Math.max(0, this.now() - this.marks[this.head]!.at);
+  }
+
+  /** Acknowledged messages not yet processed. */
+  backlogMessages(): number {
+    return this.published - this.processed;
+  }
+
+  /**
+   * The admission decision for one request (see module doc).
+   * @returns undefined to admit, or the 429 to answer.
+   */
+  admit(): OverloadedError | undefined {
+    if (this.maxDelayMs <= 0) return undefined;
+    const delay = this.delayMs();
+    const low = this.maxDelayMs / 2;
+    if (delay <= low) return undefined;
+    const refuseShare = Math.min(1, (delay - low) / (this.maxDelayMs - low));
+    if (this.random() >= refuseShare) return undefined;
+    const retryAfterS = Math.min(30, Math.max(1, Math.ceil((delay - low) / 1000)));
+    return new OverloadedError(
+      `storage is ${(delay / 1000).toFixed(1)} s behind intake (limit VIGIL_INGEST_MAX_STORAGE_DELAY_MS=${this.maxDelayMs}); retry later`,
+      retryAfterS,
+    );
+  }
+
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.marks.length) {
+      this.marks = this.marks.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
