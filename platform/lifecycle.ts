@@ -249,6 +249,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
           metrics,
           concurrency: config.processors.concurrency,
           fetch: config.processors.fetch,
+          subBatchBytes: config.processors.subBatchBytes,
           maxMessageBytes: config.kafka.maxMessageBytes,
         });
         await processor.start();

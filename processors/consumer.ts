@@ -66,6 +66,13 @@ export interface ProcessorOptions {
   dlqReplication?: number;
   /** Most messages per pool.run / insert (default 500). */
   subBatchSize?: number;
+  /**
+   * Most bytes of (decompressed) message values per sub-batch (default
+   * 8 MiB: ~8,000 spans of OTLP protobuf). Bounds the memory of a sub-batch in
+   * flight — its messages, the worker's rows and their JSON (~3× the
+   * protobuf) — while keeping inserts in the thousands of rows.
+   */
+  subBatchBytes?: number;
   /** Partitions processed at once (default 3). */
   concurrency?: number;
   /** Called after each sub-batch's offsets are committed, with its message count (platform/storage-backlog.ts). */
@@ -79,7 +86,9 @@ export interface ProcessorOptions {
    * much data is there or `maxWaitMs` passed (adds at most `maxWaitMs` to
    * ack→queryable at low rates); `partitionBytes`: most bytes per partition
    * per fetch (kafkajs maxBytesPerPartition; the whole fetch is bounded by
-   * partitionBytes × concurrency). Defaults 1 MiB, 400 ms, 8 MiB.
+   * partitionBytes × concurrency). Sizes are of the fetched (compressed)
+   * record batches: OTLP compresses 5–17×, so 2 MiB per partition can hold
+   * 10–35 MiB of messages. Defaults 1 MiB, 400 ms, 2 MiB.
    */
   fetch?: { minBytes: number; maxWaitMs: number; partitionBytes: number };
   /** Largest dead letter, bytes (default 1 000 000). */
@@ -256,7 +265,7 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     const intent = await readIntent(batch.topic, batch.partition);
     const replayable = intent !== null && BigInt(batch.messages[0]!.offset) <= BigInt(intent.last);
     if (replayable) plog.info({ firstOffset: intent.first, lastOffset: intent.last }, 'replaying an unfinished sub-batch with its original boundaries');
-    const subs = cutSubBatches(batch.messages, size, replayable ? intent.last : undefined);
+    const subs = cutSubBatches(batch.messages, size, replayable ? intent.last : undefined, opts.subBatchBytes ?? 8 * 1024 * 1024);
     const key = `${batch.topic}:${batch.partition}`;
     for (let i = 0; i < subs.length; i++) {
       if (!payload.isRunning() || payload.isStale()) break;
@@ -283,7 +292,7 @@ export function createProcessor(opts: ProcessorOptions): Processor {
 
   /** Create and run a consumer group member. */
   async function runMember(): Promise<void> {
-    const fetch = opts.fetch ?? { minBytes: 1024 * 1024, maxWaitMs: 400, partitionBytes: 8 * 1024 * 1024 };
+    const fetch = opts.fetch ?? { minBytes: 1024 * 1024, maxWaitMs: 400, partitionBytes: 2 * 1024 * 1024 };
     const c = opts.kafka.consumer({
       groupId: opts.groupId,
       allowAutoTopicCreation: false,

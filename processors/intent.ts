@@ -38,10 +38,12 @@ export function intentMetadata(intent: Intent): string {
 }
 
 /**
- * Cut messages into sub-batches of at most `size` messages; the first ends at
- * offset `firstLast` (inclusive) when given (intent replay).
+ * Cut messages into sub-batches of at most `size` messages and at most
+ * `maxBytes` bytes of message values (a single larger message is a
+ * sub-batch of its own); the first ends at offset `firstLast` (inclusive)
+ * when given (intent replay: the recorded boundaries win over both bounds).
  */
-export function cutSubBatches(messages: KafkaMessage[], size: number, firstLast?: string): KafkaMessage[][] {
+export function cutSubBatches(messages: KafkaMessage[], size: number, firstLast?: string, maxBytes = Number.POSITIVE_INFINITY): KafkaMessage[][] {
   const out: KafkaMessage[][] = [];
   let i = 0;
   if (firstLast !== undefined) {
@@ -50,6 +52,19 @@ export function cutSubBatches(messages: KafkaMessage[], size: number, firstLast?
     while (i < messages.length && BigInt(messages[i]!.offset) <= end) head.push(messages[i++]!);
     if (head.length > 0) out.push(head);
   }
-  for (; i < messages.length; i += size) out.push(messages.slice(i, i + size));
+  let cur: KafkaMessage[] = [];
+  let bytes = 0;
+  for (; i < messages.length; i++) {
+    const m = messages[i]!;
+    const n = m.value?.length ?? 0;
+    if (cur.length > 0 && (cur.length >= size || bytes + n > maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(m);
+    bytes += n;
+  }
+  if (cur.length > 0) out.push(cur);
   return out;
 }
