@@ -254,6 +254,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         });
         await processor.start();
         processorOk = () => processor.health().ok;
+        storageBacklog?.usePartitionLag(() => processor.lagMs());
         checks.processor = () => {
           const h = processor.health();
           return h.ok ? { ok: true } : { ok: false, reason: h.reason ?? h.state };

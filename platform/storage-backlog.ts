@@ -77,10 +77,28 @@ export class StorageBacklog {
     this.compact();
   }
 
-  /** Age (ms) of the oldest published message not yet processed; 0 when storage has caught up. */
+  /** A second view of the delay (ms), from the processors' partitions (see {@link delayMs}). */
+  private partitionsLag: () => number = () => 0;
+
+  /**
+   * Also take the processors' own per-partition view
+   * (processors/consumer.ts Processor.lagMs): the count above assumes
+   * messages are stored in publish order, but partitions progress unevenly
+   * (several in flight, others waiting), and the slowest one decides
+   * ack→queryable.
+   */
+  usePartitionLag(lagMs: () => number): void {
+    this.partitionsLag = lagMs;
+  }
+
+  /**
+   * Age (ms) of the oldest published message not yet processed (the larger of
+   * the publish/process count view and the processors' partition view); 0
+   * when storage has caught up.
+   */
   delayMs(): number {
-    if (this.processed >= this.published || this.head >= this.marks.length) return 0;
-    return Math.max(0, this.now() - this.marks[this.head]!.at);
+    const byCount = this.processed >= this.published || this.head >= this.marks.length ? 0 : Math.max(0, this.now() - this.marks[this.head]!.at);
+    return Math.max(byCount, this.partitionsLag());
   }
 
   /** Acknowledged messages not yet processed. */

@@ -124,6 +124,13 @@ export interface Processor {
   stop(): Promise<void>;
   /** Current readiness (see module doc). */
   health(): ProcessorHealth;
+  /**
+   * How far the slowest partition is behind, ms: now minus the Kafka
+   * timestamp of the last message processed on a partition that was behind
+   * its high watermark then (0 when every partition had caught up). Grows
+   * while a partition makes no progress.
+   */
+  lagMs(): number;
 }
 
 function errText(err: unknown): string {
@@ -156,6 +163,8 @@ export function createProcessor(opts: ProcessorOptions): Processor {
   const dlqFailing = new Map<string, string>();
   /** Partitions paused because their dead letters could not be written → attempts. */
   const blocked = new Map<string, number>();
+  /** `${topic}:${partition}` → Kafka timestamp (ms) of its last processed message, while it was behind its high watermark. */
+  const behindSince = new Map<string, number>();
   /** `${topic}:${partition}` → pending intent (null: none); absent = not read since assignment. */
   const intents = new Map<string, Intent | null>();
 
@@ -249,9 +258,12 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     await consumer!.commitOffsets([{ topic, partition, offset: (BigInt(lastHere) + 1n).toString(), metadata: open ? intentMetadata(replay) : null }]);
     intents.set(key, open ? replay : null);
     opts.onProcessed?.(msgs.length);
+    const behind = BigInt(payload.batch.highWatermark) - 1n - BigInt(lastHere);
+    const lastMsg = msgs[msgs.length - 1]!;
+    // Behind: the next message was created no earlier than the last one processed (producer CreateTime).
+    if (behind > 0n) behindSince.set(key, Number(lastMsg.timestamp));
+    else behindSince.delete(key);
     if (metrics !== undefined) {
-      const behind = BigInt(payload.batch.highWatermark) - 1n - BigInt(lastHere);
-      const lastMsg = msgs[msgs.length - 1]!;
       metrics.lagMessages.set({ topic, partition: String(partition) }, Number(behind > 0n ? behind : 0n));
       metrics.lagSeconds.set({ topic, partition: String(partition) }, behind > 0n ? Math.max(0, (Date.now() - Number(lastMsg.timestamp)) / 1000) : 0);
     }
@@ -304,6 +316,7 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     consumer = c;
     c.on(c.events.GROUP_JOIN, (e) => {
       intents.clear();
+      behindSince.clear();
       log.info({ memberAssignment: e.payload.memberAssignment }, 'joined consumer group');
     });
     c.on(c.events.CRASH, (e) => {
@@ -397,6 +410,11 @@ export function createProcessor(opts: ProcessorOptions): Processor {
       await consumer?.disconnect().catch((err: unknown) => log.warn({ err }, 'consumer disconnect failed'));
       await Promise.all([producer?.disconnect(), admin?.disconnect()].map((p) => p?.catch(() => undefined)));
       consumer = producer = admin = undefined;
+    },
+    lagMs() {
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const ts of behindSince.values()) oldest = Math.min(oldest, ts);
+      return oldest === Number.POSITIVE_INFINITY ? 0 : Math.max(0, Date.now() - oldest);
     },
     health() {
       if (state !== 'running') return { ok: false, state, reason: crashReason ?? `processor is ${state}` };

@@ -76,6 +76,21 @@ describe('StorageBacklog', () => {
     expect(b.admit()).toBeUndefined();
   });
 
+  it("the processors' partition view counts when partitions progress unevenly (the count view alone said 0)", () => {
+    const c = clock();
+    let r = 0;
+    const b = new StorageBacklog(4000, c.now, () => r);
+    b.notePublished(10);
+    b.noteProcessed(10); // by count, caught up
+    expect(b.delayMs()).toBe(0);
+    let partitionLag = 0;
+    b.usePartitionLag(() => partitionLag);
+    partitionLag = 5000; // one partition is 5 s behind
+    expect(b.delayMs()).toBe(5000);
+    r = 0.999;
+    expect(b.admit()).toBeInstanceOf(OverloadedError);
+  });
+
   it('limit 0 never refuses', () => {
     const c = clock();
     const b = new StorageBacklog(0, c.now, () => 0);
