@@ -47,7 +47,7 @@ beforeAll(async () => {
     key: 'vigil.sampling.keep_ratio', description: '', type: 'number', variants: { tenth: 0.1 }, default_variant: 'tenth',
     enabled: true, rules: [], fallthrough: undefined, bucket_by: 'targetingKey', metadata: {},
   }, 'test');
-  vigil = await startVigil(config, createLogger(config.logLevel), { roles: ['processor'], embedded: true });
+  vigil = await startVigil(config, createLogger(config.logLevel), { roles: ['processor'], embedded: true, demo: false });
 }, 180_000);
 
 afterAll(async () => {

@@ -91,6 +91,27 @@ describe('StorageBacklog', () => {
     expect(b.admit()).toBeInstanceOf(OverloadedError);
   });
 
+  it('predicts the wait of a message published now from the backlog and the recent storage rate (intake at 6× storage)', () => {
+    const c = clock();
+    const b = new StorageBacklog(30_000, c.now, () => 0.999);
+    // 10 s of intake at 60 messages/s while storage does 10/s.
+    for (let t = 0; t < 10; t++) {
+      b.notePublished(60);
+      c.advance(1000);
+      b.noteProcessed(10);
+    }
+    // The oldest unprocessed message is ~9 s old, but 500 wait at 10/s: ~50 s.
+    expect(b.backlogMessages()).toBe(500);
+    expect(b.delayMs()).toBeGreaterThanOrEqual(49_000);
+    expect(b.delayMs()).toBeLessThanOrEqual(51_000);
+    expect(b.admit()).toBeInstanceOf(OverloadedError);
+    // Caught up: the next busy period starts afresh.
+    b.noteProcessed(500);
+    expect(b.delayMs()).toBe(0);
+    b.notePublished(5);
+    expect(b.delayMs()).toBe(0);
+  });
+
   it('limit 0 never refuses', () => {
     const c = clock();
     const b = new StorageBacklog(0, c.now, () => 0);
