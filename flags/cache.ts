@@ -157,14 +157,20 @@ export function createFlagCache(opts: FlagCacheOptions): FlagCache {
     }
   };
 
+  /** The 'error' handler on the listening client, removed when it goes back to the pool. */
+  let listenerErrorHandler: ((err: Error) => void) | undefined;
+
   function connect(): Promise<void> {
     connecting ??= (async () => {
       const c = await pool.connect();
       c.on('notification', onNotification);
-      c.on('error', (err) => {
+      const onError = (err: Error): void => {
+        if (closed) return; // the pool ending at shutdown, not a failure
         log.warn({ err }, 'flag change listener connection failed; reconnecting');
         drop(c);
-      });
+      };
+      c.on('error', onError);
+      listenerErrorHandler = onError;
       try {
         await c.query(`LISTEN ${FLAG_CHANGES_CHANNEL}`);
       } catch (err) {
@@ -173,6 +179,8 @@ export function createFlagCache(opts: FlagCacheOptions): FlagCache {
         throw err;
       }
       if (closed) {
+        c.removeListener('notification', onNotification);
+        c.removeListener('error', onError);
         c.release();
         return;
       }
@@ -276,6 +284,8 @@ export function createFlagCache(opts: FlagCacheOptions): FlagCache {
       if (c !== undefined) {
         c.removeListener('notification', onNotification);
         await c.query(`UNLISTEN ${FLAG_CHANGES_CHANNEL}`).catch(() => undefined);
+        // Back to the pool without our handler (the pool adds its own idle-error listener on release).
+        if (listenerErrorHandler !== undefined) c.removeListener('error', listenerErrorHandler);
         c.release();
       }
     },
