@@ -9,6 +9,8 @@
 import protobuf from 'protobufjs';
 import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf } from '../../ingest/otlp/decode.js';
 import { tracesProtobuf, logsProtobuf } from '../ingest/fixtures.js';
+import { mulberry32 as prng } from '../support/prng.js';
+export { mulberry32 as prng } from '../support/prng.js';
 
 /** Records a (possibly corrupted) OTLP body holds once decoded; 0 when it does not decode. */
 function countRecords(kind: 'traces' | 'logs', proto: boolean, body: Buffer): number {
@@ -22,18 +24,6 @@ function countRecords(kind: 'traces' | 'logs', proto: boolean, body: Buffer): nu
   } catch {
     return 0;
   }
-}
-
-/** mulberry32: a small seeded PRNG returning [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** One generated request. */

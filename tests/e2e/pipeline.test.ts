@@ -19,6 +19,7 @@ import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs
 import { calcPrice } from '@pydantic/genai-prices';
 import type { RunningVigil } from '../../platform/lifecycle.js';
 import { E2E_KEY, eventually, exactQuantile, getJson, startTestVigil } from './support.js';
+import { mulberry32 as rng } from '../support/prng.js';
 
 const SERVICE = 'e2e-checkout';
 const TRACES_PER_PROTOCOL = 20;
@@ -46,17 +47,6 @@ interface TreeSpan {
   cost_usd: number | null;
   unpriced: boolean | number;
   children: TreeSpan[];
-}
-
-/** Deterministic PRNG (mulberry32) so a failure can be reproduced. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

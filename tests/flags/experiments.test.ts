@@ -33,6 +33,7 @@ import { storeSubBatch, type OffsetItem } from '../../processors/store.js';
 import { createClickHouseWriter } from '../../processors/writer.js';
 import { buildQueryApp } from '../../query-api/app.js';
 import { clickhouse, log, migratedPool } from '../alerts/support.js';
+import { mulberry32 as rng } from '../support/prng.js';
 
 let pool: pg.Pool;
 let ch: ClickHouseHandle;
@@ -42,17 +43,6 @@ const tenantId = `t_${randomBytes(4).toString('hex')}`;
 const apiKey = `vgl_${randomBytes(6).toString('hex')}_${randomBytes(8).toString('hex')}`;
 keys.set(apiKey, tenantId);
 
-/** mulberry32: a seeded generator, so the data (and every p-value) is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = rng(20251121);
 const normal = (mean: number, sd: number) => mean + sd * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 

@@ -18,6 +18,7 @@ import { VigilMetrics } from '../../platform/metrics.js';
 import type { Envelope } from '../../schemas/envelope.js';
 import { DATETIME_MAX_NS, MAX_VALUE_DEPTH } from '../../schemas/limits.js';
 import { RECENT_END_NS, RECENT_NS, SPAN_1, SPAN_2, TRACE_A, logsJson, mapKeys, tracesJson, tracesProtobuf } from './fixtures.js';
+import { mulberry32 as prng } from '../support/prng.js';
 
 const KEY = 'vgl_test_key';
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -41,18 +42,6 @@ function build(handler?: (kind: EnvelopeKind, envs: Envelope[]) => Promise<void>
 function metricValue(text: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : Number.NaN;
-}
-
-/** A seeded PRNG (mulberry32) so the abort points are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const NS_PER_DAY = 86_400_000_000_000n;

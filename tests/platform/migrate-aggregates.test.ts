@@ -13,19 +13,9 @@ import { migrateClickHouse, migrationsDir, readMigrations } from '../../platform
 import { buildQueryApp } from '../../query-api/app.js';
 import { createTestClickHouse } from '../support/clickhouse.js';
 import { tempDir, uniqueName } from '../support/harness.js';
+import { mulberry32 as rng } from '../support/prng.js';
 
 const log = createLogger('silent');
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function rows<T>(ch: ClickHouseHandle, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
   const rs = await ch.client.query({ query, query_params: { db: ch.database, ...params }, format: 'JSONEachRow' });

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { quantileFromKey, quantileKeysSql, SketchAccumulator, sketchFromBins } from '../../processors/sketch.js';
 import { createTestClickHouse } from '../support/clickhouse.js';
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../support/prng.js';
 
 const QS = [0, 0.001, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1];
 

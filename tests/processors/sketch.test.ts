@@ -4,17 +4,7 @@ import { aggregateSpans } from '../../processors/aggregate.js';
 import { binsFromSketch, mergeBins, quantileFromBins, SketchAccumulator, sketchFromBins } from '../../processors/sketch.js';
 import { processBatch } from '../../processors/worker.js';
 import { otlpSpanEnvelope } from './fixtures.js';
-
-/** Deterministic PRNG (mulberry32) so the test is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../support/prng.js';
 
 /** Log-normal-ish durations in ms, like request latencies. */
 function durations(n: number, seed: number): number[] {

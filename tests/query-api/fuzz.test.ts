@@ -11,21 +11,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../query-api/cursor.js';
 import { insert, logRow, metricRow, minuteAgo, spanRow, testApp, traceId, type TestApp } from './support.js';
+import { mulberry32 } from '../support/prng.js';
 
 /** Requests per route. 5 routes → 5,000 requests. */
 const CASES_PER_ROUTE = 1_000;
-
-/** mulberry32: a small, well-distributed 32-bit PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 class Gen {
   constructor(readonly rnd: () => number) {}

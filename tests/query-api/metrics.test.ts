@@ -5,6 +5,7 @@ import type { SpanMetricRow, SpanUserCostRow } from '../../schemas/rows.js';
 import { msToNs, nsToMinute } from '../../schemas/time.js';
 import { planTiers, tablesOf } from '../../query-api/routes/metrics.sources.js';
 import { testApp, type TestApp } from './support.js';
+import { mulberry32 as rng } from '../support/prng.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -46,17 +47,6 @@ async function store(ch: ClickHouseHandle, rows: LegacyRow[]): Promise<void> {
   }));
   await insertInto(ch, 'span_metrics_1m', series);
   await insertInto(ch, 'span_user_costs_1m', users);
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Bins (index → count) of durations in ms, with the DDSketch logarithmic mapping. */

@@ -16,6 +16,7 @@ import { buildQueryApp } from '../../query-api/app.js';
 import { createTestClickHouse } from '../support/clickhouse.js';
 import { createTestDatabase } from '../support/harness.js';
 import pgLib from 'pg';
+import { mulberry32 as rng } from '../support/prng.js';
 
 /** Cases per GET operation (bounded: the whole test stays within seconds of requests). */
 const CASES_PER_OPERATION = 40;
@@ -46,17 +47,6 @@ afterAll(async () => {
   await app?.close();
   await pool?.end();
 });
-
-/** mulberry32. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Param {
   name: string;

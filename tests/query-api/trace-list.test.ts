@@ -12,23 +12,12 @@ import { TraceListQuery } from '../../query-api/routes/traces.schemas.js';
 import { msToNs } from '../../schemas/time.js';
 import type { SpanRow } from '../../schemas/rows.js';
 import { insert, minuteAgo, spanRow, testApp, traceId, type TestApp } from './support.js';
+import { mulberry32 as rng } from '../support/prng.js';
 
 let t: TestApp;
 beforeAll(async () => {
   t = await testApp();
 });
-
-/** Deterministic PRNG (mulberry32) in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MIN = 60_000;
 
