@@ -42,6 +42,7 @@ const MAX_MARKS = 4096;
 const COALESCE_MS = 20;
 /** Window of the storage rate behind the predicted delay (ms), and most processed batches kept for it. */
 const RATE_WINDOW_MS = 10_000;
+const RATE_MIN_SPAN_MS = 5_000;
 const MAX_DONE = 10_000;
 
 /** Publish-vs-process accounting and the admission rule (see module doc). */
@@ -126,8 +127,9 @@ export class StorageBacklog {
    * last RATE_WINDOW_MS of it). The age of the oldest message alone reacts
    * too late while the backlog grows fast — measured: with intake at 6×
    * storage's rate, messages acknowledged 10 s into a burst waited ~50 s,
-   * while the oldest was 10 s old. 0 when the period is under 1 s old (no
-   * rate yet); unbounded (the age views decide) while nothing was processed.
+   * while the oldest was 10 s old. 0 while the busy period is under 5 s old
+   * (no trustworthy rate yet) or nothing was processed in it (the age views
+   * decide then).
    */
   private predictedMs(): number {
     const backlog = this.published - this.processed;
@@ -135,7 +137,10 @@ export class StorageBacklog {
     const now = this.now();
     const from = Math.max(this.busySince, now - RATE_WINDOW_MS);
     const span = now - from;
-    if (span < 1000) return 0;
+    // A rate needs a few seconds of a busy period: at its start the first
+    // sub-batches are still in flight and a rate from one of them overstates
+    // the wait many times (seen as a stray 429 in a test under a CPU hog).
+    if (span < RATE_MIN_SPAN_MS) return 0;
     let n = 0;
     for (const d of this.done) if (d.at >= from) n += d.n;
     if (n === 0) return 0;

@@ -112,6 +112,16 @@ describe('StorageBacklog', () => {
     expect(b.delayMs()).toBe(0);
   });
 
+  it('does not predict from the first seconds of a busy period (one early sub-batch overstated the wait)', () => {
+    const c = clock();
+    const b = new StorageBacklog(4000, c.now, () => 0.999);
+    b.notePublished(40);
+    c.advance(1200);
+    b.noteProcessed(1); // 39 left at 1 per 1.2 s would "predict" 47 s
+    expect(b.delayMs()).toBe(1200); // the oldest message's age only
+    expect(b.admit()).toBeUndefined();
+  });
+
   it('limit 0 never refuses', () => {
     const c = clock();
     const b = new StorageBacklog(0, c.now, () => 0);
