@@ -378,7 +378,12 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
         maxInflightRequests: config.ingest.maxInflightRequests,
       };
       // Shared by OTLP/HTTP, native and OTLP/gRPC; refuses while storage in this process lags intake.
-      const budget = new InflightBudget(limits, storageBacklog === undefined ? undefined : () => (processorOk() ? storageBacklog.admit() : undefined));
+      // The processor's health (it allocates) is asked only when a request would be refused.
+      const pressure = storageBacklog === undefined ? undefined : () => {
+        const refused = storageBacklog.admit();
+        return refused !== undefined && processorOk() ? refused : undefined;
+      };
+      const budget = new InflightBudget(limits, pressure);
       const projectLimits = new ProjectLimits({
         defaults: { ...config.ingest.projectRateLimit, retentionDays: config.clickhouse.retentionDays },
         load: loadProjectSettings(pg!.pool),

@@ -49,8 +49,13 @@ export function minuteOf(startTime: string): string {
   return CANONICAL_TIME.test(startTime) ? `${startTime.slice(0, 16)}:00` : nsToMinute(clickHouseToNs(startTime));
 }
 
-/** Unambiguous map key of a tuple of strings (length-prefixed parts). */
-function keyOf(parts: readonly string[]): string {
+/**
+ * Unambiguous map key of a tuple of strings (length-prefixed parts, so
+ * ('a:b', 'c') and ('a', 'b:c') differ).
+ * @param parts the key's fields, in order.
+ * @returns e.g. `3:a:b1:c` for ['a:b', 'c'].
+ */
+export function keyOf(parts: readonly string[]): string {
   let k = '';
   for (const p of parts) k += `${p.length}:${p}`;
   return k;

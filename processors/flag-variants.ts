@@ -34,7 +34,7 @@
  * (insert deduplication).
  */
 import type { FlagVariantMetricRow, SpanRow } from '../schemas/rows.js';
-import { minuteOf } from './aggregate.js';
+import { keyOf, minuteOf } from './aggregate.js';
 import { SketchAccumulator } from './sketch.js';
 
 /** Name of the semantic-convention evaluation event. */
@@ -97,13 +97,6 @@ export function flagEvaluations(span: Pick<SpanRow, 'attributes' | 'events'>): F
 interface Acc {
   row: Omit<FlagVariantMetricRow, 'sketch_bins' | 'sketch_zero'>;
   sketch: SketchAccumulator;
-}
-
-/** Unambiguous map key of a tuple of strings (length-prefixed parts). */
-function keyOf(parts: readonly string[]): string {
-  let k = '';
-  for (const p of parts) k += `${p.length}:${p}`;
-  return k;
 }
 
 /**
