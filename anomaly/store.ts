@@ -111,5 +111,5 @@ export async function insertScores(ch: ClickHouseHandle, points: readonly Scored
       component: p.component,
     }),
   );
-  await ch.insertRaw('anomaly_scores', 'JSONEachRow', lines.join('\n') + '\n', { insert_deduplication_token: token });
+  await ch.insertRaw('anomaly_scores', { format: 'JSONEachRow', data: lines.join('\n') + '\n' }, { insert_deduplication_token: token });
 }

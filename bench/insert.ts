@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { EncodedResult } from '../processors/worker.js';
 
 const { values: opt } = parseArgs({
   options: { sizes: { type: 'string' }, rows: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'string' } },
@@ -48,7 +49,7 @@ async function child(size: number, total: number): Promise<Figure> {
     const ch = createClickHouse({ url: undefined, username: undefined, password: undefined, database: 'vigil', retentionDays: 30 }, dir);
     await migrateClickHouse(ch, { retentionDays: 30, log: pino({ level: 'warn' }) });
     const factory = new RequestFactory(makeTemplate());
-    const batches: Array<Record<string, string>> = [];
+    const batches: Array<EncodedResult['bodies']> = [];
     let bytes = 0;
     for (let done = 0; done < total; done += size) {
       const items = Array.from({ length: Math.ceil(size / SPANS_PER_REQUEST) }, (_, j) => ({
@@ -57,7 +58,7 @@ async function child(size: number, total: number): Promise<Figure> {
         meta: { tenant: 'bench', format: 'otlp-proto' as const, kind: 'spans' as const, receivedAtMs: Date.now() },
       }));
       const r = processBatchEncoded(items);
-      bytes += r.bodies.spans.length;
+      bytes += r.bodies.spans.data.length;
       batches.push(r.bodies);
     }
     const c0 = process.cpuUsage();
@@ -65,8 +66,8 @@ async function child(size: number, total: number): Promise<Figure> {
     for (let i = 0; i < batches.length; i++) {
       for (const table of TABLE_ORDER) {
         const body = batches[i]![table];
-        if (body === undefined || body.length === 0) continue;
-        await ch.insertRaw(table, 'JSONEachRow', body, { insert_deduplicate: 1, insert_deduplication_token: `b-${i}-${table}` });
+        if (body === undefined || body.data.length === 0) continue;
+        await ch.insertRaw(table, body, { insert_deduplicate: 1, insert_deduplication_token: `b-${i}-${table}` });
       }
     }
     const c = process.cpuUsage(c0);

@@ -31,14 +31,39 @@ export interface ClickHouseHandle {
   /** Where it points: the chDB data directory or the server URL. */
   location: string;
   /**
-   * Insert a body already encoded in `format` (one JSON object per line for
-   * JSONEachRow) into `{database}.{table}` with per-insert `settings`.
-   * chDB: chdb-node's raw passthrough (`connection.chdb.rawInsert`: the
-   * buffer goes to the engine zero-copy, ClickHouse's parallel parser reads
-   * it). HTTP: `client.exec` with the body as the request body.
-   * @throws errors carrying the ClickHouse numeric `code` (as @clickhouse/client's).
+   * Insert a body already encoded (see {@link InsertBody}) into
+   * `{database}.{table}` with per-insert `settings`.
+   * - JSONEachRow. chDB: chdb-node's raw passthrough (`rawInsert`, the
+   *   engine's parallel parser reads the buffer); HTTP: `INSERT … FORMAT
+   *   JSONEachRow` with the text as the request body.
+   * - Native. chDB: the block is written to a spool file beside the data
+   *   (`<chdb dir>/vigil-inserts/`, removed after the insert) and inserted
+   *   with `INSERT INTO t (columns) SELECT * FROM file(path, 'Native')`:
+   *   chdb-node's raw insert takes text formats only, and this is ~4× cheaper
+   *   than JSONEachRow (bench/README.md, "Insert format"); the dedup token
+   *   applies to INSERT … SELECT as to any insert. HTTP: `INSERT INTO t
+   *   (columns) FORMAT Native` with the block as the request body.
+   * @throws errors carrying the ClickHouse numeric `code` (as @clickhouse/client's),
+   *   or a Node system error code (e.g. ENOSPC writing the spool file).
    */
-  insertRaw(table: string, format: 'JSONEachRow', body: string | Buffer, settings: Record<string, string | number>): Promise<void>;
+  insertRaw(table: string, body: InsertBody, settings: Record<string, string | number>): Promise<void>;
+}
+
+/**
+ * An encoded insert body: JSONEachRow text (one object per line), or one
+ * ClickHouse Native block (platform/clickhouse-native.ts) whose columns, in
+ * block order, are `columns`.
+ */
+export type InsertBody =
+  | { format: 'JSONEachRow'; data: string | Uint8Array }
+  | { format: 'Native'; data: Uint8Array; columns: readonly string[] };
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `(a, b, …)` of a Native body's columns. @throws Error on a name that is not a plain identifier. */
+function columnList(columns: readonly string[]): string {
+  for (const c of columns) if (!IDENTIFIER.test(c)) throw new Error(`invalid column name ${JSON.stringify(c)}`);
+  return `(${columns.join(', ')})`;
 }
 
 /**
@@ -81,10 +106,11 @@ export function createClickHouse(
       database,
       mode: 'http',
       location: cfg.url,
-      async insertRaw(table, format, body, settings) {
+      async insertRaw(table, body, settings) {
+        const cols = body.format === 'Native' ? ` ${columnList(body.columns)}` : '';
         const r = await client.exec({
-          query: `INSERT INTO ${database}.${table} FORMAT ${format}`,
-          values: Readable.from([typeof body === 'string' ? Buffer.from(body) : body]),
+          query: `INSERT INTO ${database}.${table}${cols} FORMAT ${body.format}`,
+          values: Readable.from([typeof body.data === 'string' ? Buffer.from(body.data) : body.data]),
           clickhouse_settings: settings,
         });
         r.stream.resume();
@@ -97,6 +123,11 @@ export function createClickHouse(
   // bundles its own copy of those (identical) types, hence the cast.
   // Settings must not outlive their call in chDB's one session (platform/chdb-session.ts).
   const chdb = isolateSessionSettings(createChdbConnection({ path: dir }));
+  // Native insert bodies pass through files here (see insertRaw); a crash may leave some.
+  const spool = path.join(dir, 'vigil-inserts');
+  fs.rmSync(spool, { recursive: true, force: true });
+  fs.mkdirSync(spool, { recursive: true });
+  let spooled = 0;
   const connection = chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
   const client = createClient({ connection });
   const database = cfg.database;
@@ -105,11 +136,28 @@ export function createClickHouse(
     database,
     mode: 'chdb',
     location: dir,
-    async insertRaw(table, format, body, settings) {
+    async insertRaw(table, body, settings) {
+      if (body.format === 'JSONEachRow') {
+        try {
+          await chdb.chdb.rawInsert({ table: `${database}.${table}`, values: body.data, format: 'JSONEachRow', settings });
+        } catch (err) {
+          throw withEngineCode(err);
+        }
+        return;
+      }
+      const cols = columnList(body.columns);
+      const file = path.join(spool, `${process.pid}-${++spooled}.native`);
+      await fs.promises.writeFile(file, body.data);
       try {
-        await chdb.chdb.rawInsert({ table: `${database}.${table}`, values: body, format, settings });
+        await client.command({
+          query: `INSERT INTO ${database}.${table} ${cols} SELECT * FROM file('${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}', 'Native')`,
+          // Every spool file is new: keep their schemas out of the inference cache.
+          clickhouse_settings: { ...settings, schema_inference_use_cache_for_file: 0 },
+        });
       } catch (err) {
         throw withEngineCode(err);
+      } finally {
+        await fs.promises.rm(file, { force: true });
       }
     },
   };

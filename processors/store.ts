@@ -25,7 +25,7 @@ import type { Logger } from '../platform/logger.js';
 import type { VigilMetrics } from '../platform/metrics.js';
 import { retry } from '../platform/retry.js';
 import type { WorkerPool } from './pool.js';
-import type { RawItem } from './worker.js';
+import type { EncodedBody, RawItem } from './worker.js';
 import type { ClickHouseWriter, ProcessorTable } from './writer.js';
 
 /** Insert order of the tables. */
@@ -61,12 +61,12 @@ export interface StoreOutcome {
 }
 
 /**
- * Insert one table's JSONEachRow `body` (`count` rows, encoded by a worker
- * thread) into `table`, retrying retryable failures.
+ * Insert one table's `body` (`count` rows, encoded by a worker thread) into
+ * `table`, retrying retryable failures.
  * @returns null on success, the permanent VigilError otherwise.
  * @throws VigilError VIGIL_ERR_SHUTTING_DOWN / VIGIL_ERR_DEADLINE from the retry.
  */
-async function insertTable(ctx: StoreContext, table: ProcessorTable, body: string, count: number, token: string): Promise<VigilError | null> {
+async function insertTable(ctx: StoreContext, table: ProcessorTable, body: EncodedBody, count: number, token: string): Promise<VigilError | null> {
   let failing = false;
   try {
     await retry(
@@ -115,7 +115,7 @@ async function insertTable(ctx: StoreContext, table: ProcessorTable, body: strin
 export async function storeSubBatch(ctx: StoreContext, items: readonly OffsetItem[], tokenBase: string, fromTable = 0): Promise<StoreOutcome> {
   const out: StoreOutcome = { poison: new Map(), rows: { spans: 0, span_metrics_1m: 0, span_user_costs_1m: 0, flag_variant_metrics_1m: 0, logs: 0 } };
   if (items.length === 0) return out;
-  // The worker threads build and encode the rows; the main thread only hands the text over.
+  // The worker threads build and encode the rows; the main thread only hands the bytes over.
   const result = await ctx.pool.runEncoded(items, ctx.keepRatio === undefined ? undefined : { keepRatio: ctx.keepRatio });
   for (const r of result.rejected) out.poison.set(r.offset, r.reason);
   for (let t = fromTable; t < TABLE_ORDER.length; t++) {

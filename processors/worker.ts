@@ -21,11 +21,13 @@ import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProto
 import { ENVELOPE_VERSION } from '../schemas/envelope.js';
 import type { FlagVariantMetricRow, LogRow, SpanMetricRow, SpanRow, SpanUserCostRow } from '../schemas/rows.js';
 import type { ProcessorTable } from './writer.js';
+import type { InsertBody } from '../platform/clickhouse.js';
 import { sampleSpans } from './sampling.js';
 import { aggregateBatch } from './aggregate.js';
 import { aggregateFlagVariants } from './flag-variants.js';
 import { nativeLogToRow, otlpLogToRow } from './normalize/logs.js';
 import { nativeSpanToRow, otlpSpanToRow } from './normalize/spans.js';
+import { encodeLogsNative, encodeSpansNative, LOG_COLUMN_NAMES, SPAN_COLUMN_NAMES } from './encode-native.js';
 
 /** A version 2 message: the OTLP request body and its headers. */
 export interface RawItem {
@@ -140,22 +142,42 @@ export function processBatch(batch: readonly WorkerItem[], opts: BatchOptions = 
 }
 
 /**
- * Rows of a batch encoded per table as ClickHouse JSONEachRow text (one
- * JSON object per line), with row counts. Encoding here, in the worker
- * thread, keeps the main thread (which also serves ingest) from
+ * An insert body encoded in a worker thread: ClickHouse Native (a columnar
+ * block, `columns` in block order; spans and logs, the high-volume tables)
+ * or JSONEachRow text (the aggregate tables: few rows, sketches as JSON).
+ */
+export type EncodedBody = InsertBody;
+
+/**
+ * Rows of a batch encoded per table, with row counts. Encoding here, in the
+ * worker thread, keeps the main thread (which also serves ingest) from
  * serialising rows and from receiving object graphs by structured clone:
- * it passes the text straight to the insert.
+ * it passes the bytes straight to the insert.
  */
 export interface EncodedResult {
-  bodies: Record<ProcessorTable, string>;
+  bodies: Record<ProcessorTable, EncodedBody>;
   counts: Record<ProcessorTable, number>;
   rejected: Rejected[];
 }
 
-function jsonEachRow(rows: readonly unknown[]): string {
+function jsonEachRow(rows: readonly unknown[]): EncodedBody {
   let out = '';
   for (const r of rows) out += JSON.stringify(r) + '\n';
-  return out;
+  return { format: 'JSONEachRow', data: out };
+}
+
+/**
+ * Rows as a Native block; rows the block cannot hold (an Int64 attribute
+ * value out of range, which ingest validation rejects but an old message
+ * may carry) fall back to JSONEachRow, so that ClickHouse rejects them and
+ * the store isolates the offending message (processors/store.ts) as before.
+ */
+function native<R>(rows: readonly R[], encode: (rows: readonly R[]) => Uint8Array, columns: readonly string[]): EncodedBody {
+  try {
+    return { format: 'Native', data: encode(rows), columns };
+  } catch {
+    return jsonEachRow(rows);
+  }
 }
 
 /** {@link processBatch}, encoded (see {@link EncodedResult}). */
@@ -163,11 +185,11 @@ export function processBatchEncoded(batch: readonly WorkerItem[], opts: BatchOpt
   const r = processBatch(batch, opts);
   return {
     bodies: {
-      spans: jsonEachRow(r.spans),
+      spans: native(r.spans, encodeSpansNative, SPAN_COLUMN_NAMES),
       span_metrics_1m: jsonEachRow(r.metrics),
       span_user_costs_1m: jsonEachRow(r.userCosts),
       flag_variant_metrics_1m: jsonEachRow(r.flagVariants),
-      logs: jsonEachRow(r.logs),
+      logs: native(r.logs, encodeLogsNative, LOG_COLUMN_NAMES),
     },
     counts: {
       spans: r.spans.length,
@@ -192,7 +214,7 @@ export default function run(task: WorkerTask): WorkerResult {
   return processBatch(...taskParts(task));
 }
 
-/** Piscina entry point `runEncoded`: JSONEachRow bodies. */
+/** Piscina entry point `runEncoded`: encoded insert bodies. */
 export function runEncoded(task: WorkerTask): EncodedResult {
   return processBatchEncoded(...taskParts(task));
 }

@@ -1,6 +1,6 @@
 /**
- * ClickHouse writer for processor output: one idempotent JSONEachRow insert per
- * (table, sub-batch).
+ * ClickHouse writer for processor output: one idempotent insert per (table,
+ * sub-batch), of rows the worker threads encoded (Native or JSONEachRow).
  *
  * Idempotency: every insert carries `insert_deduplication_token`; the tables set
  * `non_replicated_deduplication_window` (migrations/clickhouse), so a second
@@ -10,7 +10,7 @@
  *
  * Errors are classified by code, never by message text ({@link classifyClickHouseError}).
  */
-import type { ClickHouseHandle } from '../platform/clickhouse.js';
+import type { ClickHouseHandle, InsertBody } from '../platform/clickhouse.js';
 import { VigilError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
 import type { FlagVariantMetricRow, LogRow, SpanMetricRow, SpanRow, SpanUserCostRow } from '../schemas/rows.js';
@@ -38,12 +38,12 @@ export interface ClickHouseWriter {
    */
   insert<T extends ProcessorTable>(table: T, rows: readonly TableRows[T][], dedupToken: string): Promise<WriteResult>;
   /**
-   * Insert rows already encoded as JSONEachRow text (one object per line, as
-   * the worker threads produce them) with a dedup token; the main thread only
-   * hands the bytes over (platform/clickhouse.ts insertRaw). An empty body
+   * Insert rows already encoded by the worker threads (a Native block or
+   * JSONEachRow text, platform/clickhouse.ts InsertBody) with a dedup token;
+   * the main thread only hands the bytes over (insertRaw). An empty body
    * succeeds without a round trip. Never throws.
    */
-  insertEncoded(table: ProcessorTable, body: string, dedupToken: string): Promise<WriteResult>;
+  insertEncoded(table: ProcessorTable, body: InsertBody, dedupToken: string): Promise<WriteResult>;
 }
 
 /**
@@ -121,9 +121,9 @@ export function createClickHouseWriter(opts: WriterOptions): ClickHouseWriter {
   const log = opts.log.child({ component: 'clickhouse-writer' });
   return {
     async insertEncoded(table, body, token) {
-      if (body.length === 0) return { ok: true };
+      if (body.data.length === 0) return { ok: true };
       try {
-        await opts.clickhouse.insertRaw(table, 'JSONEachRow', body, { insert_deduplicate: 1, insert_deduplication_token: token });
+        await opts.clickhouse.insertRaw(table, body, { insert_deduplicate: 1, insert_deduplication_token: token });
         return { ok: true };
       } catch (err) {
         const c = classifyClickHouseError(err);

@@ -228,10 +228,16 @@ function num(v: unknown, path: string): number | undefined {
 /** int64/fixed64 as JSON number or decimal string → canonical decimal string. */
 function int64Json(v: unknown, path: string, unsigned: boolean): string {
   if (v === undefined || v === null) return '0';
-  if (typeof v === 'number' && Number.isInteger(v) && (!unsigned || v >= 0)) return BigInt(v).toString();
-  if (typeof v === 'string' && (unsigned ? /^\d+$/ : /^-?\d+$/).test(v)) return BigInt(v).toString();
-  bad(path, `must be ${unsigned ? 'a non-negative' : 'an'} integer (decimal string or number)`);
+  let n: bigint | undefined;
+  if (typeof v === 'number' && Number.isInteger(v) && (!unsigned || v >= 0)) n = BigInt(v);
+  else if (typeof v === 'string' && (unsigned ? /^\d+$/ : /^-?\d+$/).test(v)) n = BigInt(v);
+  // The protobuf types are (u)int64/fixed64: a value outside their range is not a valid OTLP value.
+  if (n !== undefined && n <= (unsigned ? UINT64_MAX : INT64_MAX) && n >= (unsigned ? 0n : INT64_MIN)) return n.toString();
+  bad(path, `must be ${unsigned ? 'a non-negative' : 'an'} integer within the ${unsigned ? 'uint64' : 'int64'} range (decimal string or number)`);
 }
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
 /** Hex id (case-insensitive per spec) → lowercase; '' when absent. Length/zero checks are validation's job. */
 function hexJson(v: unknown, path: string): string {
   const s = str(v, path);

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClickHouseHandle } from '../../platform/clickhouse.js';
 import { createLogger } from '../../platform/logger.js';
 import { migrateClickHouse, migrationsDir, readMigrations } from '../../platform/migrate.js';
-import { processBatchEncoded } from '../../processors/worker.js';
+import { processBatch } from '../../processors/worker.js';
 import { buildQueryApp } from '../../query-api/app.js';
 import type { Envelope } from '../../schemas/envelope.js';
 import { nsToClickHouse } from '../../schemas/time.js';
@@ -93,10 +93,10 @@ describe(`ClickHouse migration ${MIGRATION} on a populated database`, () => {
         links: [{ traceId: hex(1, 32), spanId: hex(2, 16), traceState: 'a=b', attributes: [{ key: 'n', value: { doubleValue: 0.5 } }] }],
       }],
     };
-    const encoded = processBatchEncoded([env]);
-    expect(encoded.rejected).toEqual([]);
-    // (insertRaw is bound to the shared handle's database; insert the same JSONEachRow lines into this one.)
-    const newRows = encoded.bodies.spans.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const processed = processBatch([env]);
+    expect(processed.rejected).toEqual([]);
+    // (insertRaw is bound to the shared handle's database; insert the same rows into this one.)
+    const newRows = processed.spans;
     await ch.client.insert({ table: `${ch.database}.spans`, values: newRows, format: 'JSONEachRow' });
 
     const app = buildQueryApp({ log, clickhouse: ch, keys: { verify: async (k) => (k === 'key_a' ? { projectId: 'ta' } : null) } });

@@ -59,6 +59,13 @@ describe('OTLP decoding', () => {
     );
   });
 
+  it('int64 values outside the int64 range are rejected by path (they cannot be stored)', () => {
+    const span = (v: unknown) => utf8({ resourceSpans: [{ scopeSpans: [{ spans: [{ attributes: [{ key: 'n', value: { intValue: v } }] }] }] }] });
+    expect(() => decodeTracesJson(span('9223372036854775808'))).toThrow(/spans\[0\]\.attributes\[0\]\.value\.intValue: must be an integer within the int64 range/);
+    expect(() => decodeTracesJson(span('-9223372036854775809'))).toThrow(/int64 range/);
+    expect(decodeTracesJson(span('-9223372036854775808')).resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes).toEqual([{ key: 'n', value: { intValue: '-9223372036854775808' } }]);
+  });
+
   it('validation names each rejected span by path and groups the rest per trace id', () => {
     const req = tracesJson([
       { traceId: TRACE_A, spanId: SPAN_1 },

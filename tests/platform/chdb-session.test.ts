@@ -33,8 +33,8 @@ describe('chDB session settings do not outlive their call', () => {
 
   it('the raw insert path still reaches the wrapped connection (a proxy getter once broke on chdb-node private fields)', async () => {
     await ch.client.command({ query: 'CREATE TABLE default.r (a UInt8) ENGINE = MergeTree ORDER BY a SETTINGS non_replicated_deduplication_window = 100' });
-    await ch.insertRaw!('r', 'JSONEachRow', Buffer.from('{"a":1}\n{"a":2}\n'), { insert_deduplicate: 1, insert_deduplication_token: 'raw-1' });
-    await ch.insertRaw!('r', 'JSONEachRow', Buffer.from('{"a":1}\n{"a":2}\n'), { insert_deduplicate: 1, insert_deduplication_token: 'raw-1' });
+    await ch.insertRaw!('r', { format: 'JSONEachRow', data: Buffer.from('{"a":1}\n{"a":2}\n') }, { insert_deduplicate: 1, insert_deduplication_token: 'raw-1' });
+    await ch.insertRaw!('r', { format: 'JSONEachRow', data: Buffer.from('{"a":1}\n{"a":2}\n') }, { insert_deduplicate: 1, insert_deduplication_token: 'raw-1' });
     await ch.client.insert({ table: 'default.r', values: [{ a: 3 }], format: 'JSONEachRow' });
     const rs = await ch.client.query({ query: 'SELECT groupArray(a) AS rows FROM (SELECT a FROM default.r ORDER BY a)', format: 'JSONEachRow' });
     expect(await rs.json()).toEqual([{ rows: [1, 2, 3] }]);

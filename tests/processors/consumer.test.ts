@@ -181,8 +181,8 @@ describe('processor consumer', () => {
           transient -= 1;
           return { ok: false, retryable: true, error: new VigilError('VIGIL_ERR_CLICKHOUSE_UNAVAILABLE', 'simulated outage') };
         }
-        const rows = body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { tenant: string });
-        if (table === 'spans' && rows.some((r) => r.tenant === poison)) {
+        // The spans body is a Native block: the tenant's name appears in it verbatim (its tenant column).
+        if (table === 'spans' && Buffer.from(body.data).includes(poison)) {
           return { ok: false, retryable: false, error: new VigilError('VIGIL_ERR_CLICKHOUSE_REJECTED', 'simulated type error') };
         }
         return writer.insertEncoded(table, body, token);

@@ -14,6 +14,7 @@ import { createProcessor, DLQ_PAYLOAD_HEADER, DLQ_REASON_HEADER, type Processor,
 import { deadLetterMessage } from '../../processors/dlq.js';
 import { createWorkerPool, type WorkerPool } from '../../processors/pool.js';
 import { createClickHouseWriter, type ClickHouseWriter, type ProcessorTable } from '../../processors/writer.js';
+import type { EncodedBody } from '../../processors/worker.js';
 import type { Envelope } from '../../schemas/envelope.js';
 import { createTestClickHouse } from '../support/clickhouse.js';
 import { kafkaBrokers, uniqueName } from '../support/harness.js';
@@ -94,10 +95,10 @@ function rejecting(poisonTenant: string): ClickHouseWriter & { calls: number } {
   const w = {
     calls: 0,
     insert: (table: never, rows: readonly never[], token: string) => writer.insert(table, rows, token),
-    async insertEncoded(table: ProcessorTable, body: string, token: string) {
+    async insertEncoded(table: ProcessorTable, body: EncodedBody, token: string) {
       w.calls += 1;
-      const rows = body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { tenant: string });
-      if (table === 'spans' && rows.some((r) => r.tenant === poisonTenant)) {
+      // The spans body is a Native block: the tenant's name appears in it verbatim (its tenant column).
+      if (table === 'spans' && Buffer.from(body.data).includes(poisonTenant)) {
         return { ok: false as const, retryable: false, error: new VigilError('VIGIL_ERR_CLICKHOUSE_REJECTED', 'simulated DECIMAL_OVERFLOW') };
       }
       return writer.insertEncoded(table, body, token);

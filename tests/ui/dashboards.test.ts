@@ -408,7 +408,7 @@ describe('Vigil dashboards in Chromium', () => {
         observed: last ? 900 : 100 + (i % 3), expected: 101, lower: 80, upper: 130, score: last ? 0.97 : 0.1, is_anomaly: last ? 1 : 0, component: last ? 1 : 0,
       });
     });
-    await vigil.clickhouse!.insertRaw('anomaly_scores', 'JSONEachRow', rows.join('\n') + '\n', {});
+    await vigil.clickhouse!.insertRaw('anomaly_scores', { format: 'JSONEachRow', data: rows.join('\n') + '\n' }, {});
     await open('/ui/anomalies?from=now-1h');
     const row = page.locator('[data-testid="anomaly-list"] tbody tr').first();
     await row.waitFor();
