@@ -1,0 +1,544 @@
+/**
+ * Binary OTLP (ExportTraceServiceRequest / ExportLogsServiceRequest) read
+ * straight from the protobuf wire format into the OTLP JSON shapes of
+ * schemas/otlp.ts, with protobufjs's `Reader` (the library's own varint,
+ * string and skip primitives).
+ *
+ * Why not `Type.decode` + a mapping: that builds every message twice (the
+ * protobufjs message objects, with a `Long` per 64-bit field and a copy per
+ * `bytes` field, then the OTLP shapes), and the request is decoded both at
+ * ingest (validation) and in the processors (rows). Profiled, decoding was the
+ * largest single cost of both (bench/README.md, "Processor worker").
+ *
+ * Semantics are protobufjs 8's generated decoders', field for field
+ * (differential test: tests/ingest/otlp-wire.test.ts): proto3 last-value-wins
+ * for scalars, singular message fields merged when repeated, a field with an
+ * unexpected wire type skipped as unknown, unknown fields skipped, strings
+ * rejected when not valid UTF-8 (`Reader#stringVerify`), a nested length
+ * that overruns its parent or a message nested deeper than protobufjs's
+ * `Reader.recursionLimit` rejected. Field numbers: opentelemetry-proto v1
+ * (schemas/otlp-proto): common.proto, resource.proto, trace.proto, logs.proto.
+ * AnyValue nesting deeper than MAX_VALUE_DEPTH fails with the same message as
+ * the OTLP/JSON path.
+ */
+import protobuf from 'protobufjs';
+import type { AnyValue, KeyValue, OtlpLogRecord, OtlpResource, OtlpScope, OtlpSpan, OtlpSpanEvent, OtlpSpanLink } from '../../schemas/otlp.js';
+import { MAX_VALUE_DEPTH } from '../../schemas/limits.js';
+import type { DecodedLogs, DecodedTraces } from './decode.js';
+
+type Reader = protobuf.Reader;
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_LEN = 2;
+const WIRE_FIXED32 = 5;
+
+/** A nested-message or AnyValue-depth violation, mapped to DecodeError by the caller. */
+export class WireDepthError extends Error {}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A string field. Valid UTF-8 only, as protobufjs's `Reader#stringVerify`
+ * (the WHATWG decoder in fatal mode rejects the same sequences: overlong
+ * forms, surrogates, truncation); ASCII, the common case, is copied as is.
+ * @throws Error on invalid UTF-8; RangeError when the length overruns.
+ */
+function str(r: Reader, view: Buffer): string {
+  const len = r.size();
+  const start = r.pos;
+  const end = start + len;
+  if (end > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
+  r.pos = end;
+  if (len === 0) return '';
+  if (len <= 256) {
+    let k = start;
+    while (k < end && view[k]! < 0x80) k++;
+    if (k === end) return view.toString('latin1', start, end);
+  }
+  try {
+    return strictUtf8.decode(view.subarray(start, end));
+  } catch {
+    throw new Error(`invalid UTF-8 in a string field at offset ${start}`);
+  }
+}
+
+/** Bytes as lowercase hex ('' when empty), without copying them. */
+function hexOf(r: Reader, view: Buffer): string {
+  const len = r.size();
+  const start = r.pos;
+  const end = start + len;
+  if (end > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
+  r.pos = end;
+  return len === 0 ? '' : view.toString('hex', start, end);
+}
+
+/** fixed64 as an exact unsigned decimal string, without BigInt or Long. */
+function fixed64String(r: Reader): string {
+  const lo = r.fixed32();
+  const hi = r.fixed32();
+  if (hi < 0x200000) return String(hi * 4294967296 + lo);
+  // hi·2^32 + lo = (hi·4294)·10^6 + (hi·967296 + lo), both terms exact in a double.
+  let high = hi * 4294;
+  let low = hi * 967296 + lo;
+  high += Math.floor(low / 1e6);
+  low %= 1e6;
+  return `${high}${String(low).padStart(6, '0')}`;
+}
+
+/** int64 (varint, two's complement) as a signed decimal string. */
+function int64String(r: Reader): string {
+  const v = r.int64() as unknown as { low: number; high: number } | number;
+  if (typeof v === 'number') return String(v);
+  const bits = (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0);
+  return BigInt.asIntN(64, bits).toString();
+}
+
+/**
+ * Iterate the fields of one length-delimited message at the reader's
+ * position (the length varint first) or of the whole buffer (`top`).
+ * `field` returns false for a field it did not consume (wrong wire type or
+ * unknown), which is then skipped.
+ */
+function message(r: Reader, depth: number, top: boolean, field: (no: number, wire: number) => boolean): void {
+  if (depth > protobuf.Reader.recursionLimit) throw new WireDepthError('max depth exceeded');
+  let end: number;
+  let outer = 0;
+  if (top) end = r.len;
+  else {
+    const len = r.size();
+    end = r.pos + len;
+    if (end > r.len) throw new RangeError('index out of range');
+    outer = r.len;
+    r.len = end;
+  }
+  while (r.pos < end) {
+    const tag = r.tag();
+    const wire = tag & 7;
+    const no = tag >>> 3;
+    if (!field(no, wire)) r.skipType(wire, depth, no);
+  }
+  if (!top) {
+    if (r.pos !== end) throw new RangeError('index out of range');
+    r.len = outer;
+  }
+}
+
+/** Enter a length-delimited message: its end becomes the reader's limit. @returns the outer limit, for {@link leave}. */
+function enter(r: Reader, depth: number): number {
+  if (depth > protobuf.Reader.recursionLimit) throw new WireDepthError('max depth exceeded');
+  const len = r.size();
+  const end = r.pos + len;
+  if (end > r.len) throw new RangeError('index out of range');
+  const outer = r.len;
+  r.len = end;
+  return outer;
+}
+
+/** Leave the message entered by {@link enter}. */
+function leave(r: Reader, outer: number): void {
+  if (r.pos !== r.len) throw new RangeError('index out of range');
+  r.len = outer;
+}
+
+// AnyValue members, as bits: protobufjs's oneof getter answers the member
+// first set last (the insertion order of the message object's keys).
+const STRING = 1;
+const BOOL = 2;
+const INT = 4;
+const DOUBLE = 8;
+const ARRAY = 16;
+const KVLIST = 32;
+const BYTES = 64;
+
+function anyValue(r: Reader, view: Buffer, depth: number, valueDepth: number): AnyValue {
+  if (valueDepth > MAX_VALUE_DEPTH) throw new WireDepthError(`attribute value: AnyValue nested deeper than ${MAX_VALUE_DEPTH} levels (arrayValue/kvlistValue); flatten the attribute`);
+  let kind = 0;
+  let seen = 0;
+  let sv = '';
+  let b = false;
+  let i = '0';
+  let d = 0;
+  let bytes = '';
+  let arr: AnyValue[] | undefined;
+  let kvs: KeyValue[] | undefined;
+  const outer = enter(r, depth);
+  while (r.pos < r.len) {
+    const tag = r.tag();
+    const wire = tag & 7;
+    const no = tag >>> 3;
+    let member = 0;
+    if (no === 1 && wire === WIRE_LEN) {
+      sv = str(r, view);
+      member = STRING;
+    } else if (no === 2 && wire === WIRE_VARINT) {
+      b = r.bool();
+      member = BOOL;
+    } else if (no === 3 && wire === WIRE_VARINT) {
+      i = int64String(r);
+      member = INT;
+    } else if (no === 4 && wire === WIRE_FIXED64) {
+      d = r.double();
+      member = DOUBLE;
+    } else if (no === 5 && wire === WIRE_LEN) {
+      arr ??= [];
+      const o = enter(r, depth + 1);
+      while (r.pos < r.len) {
+        const t = r.tag();
+        if (t === ((1 << 3) | WIRE_LEN)) arr.push(anyValue(r, view, depth + 2, valueDepth + 1));
+        else r.skipType(t & 7, depth + 1, t >>> 3);
+      }
+      leave(r, o);
+      member = ARRAY;
+    } else if (no === 6 && wire === WIRE_LEN) {
+      kvs ??= [];
+      const o = enter(r, depth + 1);
+      while (r.pos < r.len) {
+        const t = r.tag();
+        if (t === ((1 << 3) | WIRE_LEN)) kvs.push(keyValue(r, view, depth + 2, valueDepth + 1));
+        else r.skipType(t & 7, depth + 1, t >>> 3);
+      }
+      leave(r, o);
+      member = KVLIST;
+    } else if (no === 7 && wire === WIRE_LEN) {
+      const len = r.size();
+      const start = r.pos;
+      if (start + len > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
+      r.pos = start + len;
+      bytes = view.toString('base64', start, start + len);
+      member = BYTES;
+    } else {
+      r.skipType(wire, depth, no);
+      continue;
+    }
+    if ((seen & member) === 0) {
+      seen |= member;
+      kind = member;
+    }
+  }
+  leave(r, outer);
+  switch (kind) {
+    case STRING: return { stringValue: sv };
+    case BOOL: return { boolValue: b };
+    case INT: return { intValue: i };
+    case DOUBLE: return { doubleValue: d };
+    case BYTES: return { bytesValue: bytes };
+    case ARRAY: return { arrayValue: { values: arr! } };
+    case KVLIST: return { kvlistValue: { values: kvs! } };
+    default: return {};
+  }
+}
+
+function keyValue(r: Reader, view: Buffer, depth: number, valueDepth: number): KeyValue {
+  let key = '';
+  let value: AnyValue | undefined;
+  const outer = enter(r, depth);
+  while (r.pos < r.len) {
+    const tag = r.tag();
+    if (tag === ((1 << 3) | WIRE_LEN)) key = str(r, view);
+    else if (tag === ((2 << 3) | WIRE_LEN)) value = mergeAnyValue(value, anyValue(r, view, depth + 1, valueDepth));
+    else r.skipType(tag & 7, depth, tag >>> 3);
+  }
+  leave(r, outer);
+  return { key, value: value ?? {} };
+}
+
+/**
+ * Merge of a repeated AnyValue field (protobufjs decodes the second
+ * occurrence into the first): arrays and kvlists concatenate, otherwise the
+ * later member wins.
+ */
+function mergeAnyValue(a: AnyValue | undefined, b: AnyValue): AnyValue {
+  if (a === undefined) return b;
+  const ka = Object.keys(a)[0];
+  const kb = Object.keys(b)[0];
+  if (kb === undefined) return a;
+  if (ka === kb && kb === 'arrayValue') return { arrayValue: { values: [...a.arrayValue!.values!, ...b.arrayValue!.values!] } };
+  if (ka === kb && kb === 'kvlistValue') return { kvlistValue: { values: [...a.kvlistValue!.values!, ...b.kvlistValue!.values!] } };
+  return b;
+}
+
+function attributeInto(list: KeyValue[], r: Reader, view: Buffer, depth: number): void {
+  list.push(keyValue(r, view, depth, 0));
+}
+
+interface ResourceParts {
+  attributes: KeyValue[];
+  dropped: number;
+  entityRefs: number;
+  present: boolean;
+}
+
+function resourceInto(p: ResourceParts, r: Reader, view: Buffer, depth: number): void {
+  p.present = true;
+  message(r, depth, false, (no, wire) => {
+    if (no === 1 && wire === WIRE_LEN) attributeInto(p.attributes, r, view, depth + 1);
+    else if (no === 2 && wire === WIRE_VARINT) p.dropped = r.uint32();
+    else if (no === 3 && wire === WIRE_LEN) {
+      // EntityRef: only counted, but its strings are checked as protobufjs does.
+      message(r, depth + 1, false, (n, w) => {
+        if (n >= 1 && n <= 4 && w === WIRE_LEN) {
+          str(r, view);
+          return true;
+        }
+        return false;
+      });
+      p.entityRefs++;
+    } else return false;
+    return true;
+  });
+}
+
+function resourceOf(p: ResourceParts, schemaUrl: string): OtlpResource {
+  const out: OtlpResource = { attributes: p.present ? p.attributes : [] };
+  if (p.dropped) out.droppedAttributesCount = p.dropped;
+  if (p.entityRefs > 0) out.entityRefsCount = p.entityRefs;
+  if (schemaUrl) out.schemaUrl = schemaUrl;
+  return out;
+}
+
+interface ScopeParts {
+  name: string;
+  version: string;
+  attributes: KeyValue[];
+  dropped: number;
+  present: boolean;
+}
+
+function scopeInto(p: ScopeParts, r: Reader, view: Buffer, depth: number): void {
+  p.present = true;
+  message(r, depth, false, (no, wire) => {
+    if (no === 1 && wire === WIRE_LEN) p.name = str(r, view);
+    else if (no === 2 && wire === WIRE_LEN) p.version = str(r, view);
+    else if (no === 3 && wire === WIRE_LEN) attributeInto(p.attributes, r, view, depth + 1);
+    else if (no === 4 && wire === WIRE_VARINT) p.dropped = r.uint32();
+    else return false;
+    return true;
+  });
+}
+
+function scopeOf(p: ScopeParts, schemaUrl: string): OtlpScope {
+  const out: OtlpScope = {};
+  if (schemaUrl) out.schemaUrl = schemaUrl;
+  if (!p.present) return out;
+  if (p.name) out.name = p.name;
+  if (p.version) out.version = p.version;
+  if (p.attributes.length > 0) out.attributes = p.attributes;
+  if (p.dropped) out.droppedAttributesCount = p.dropped;
+  return out;
+}
+
+/**
+ * Read one ResourceSpans / ResourceLogs: resource (1), scope containers (2), schema_url (3).
+ * @param container reads one ScopeSpans / ScopeLogs at the reader's position.
+ */
+function resourceContainer<S>(r: Reader, view: Buffer, depth: number, container: (depth: number) => S): { resource: OtlpResource; scopes: S[] } {
+  const res: ResourceParts = { attributes: [], dropped: 0, entityRefs: 0, present: false };
+  let schemaUrl = '';
+  const scopes: S[] = [];
+  message(r, depth, false, (no, wire) => {
+    if (no === 1 && wire === WIRE_LEN) resourceInto(res, r, view, depth + 1);
+    else if (no === 2 && wire === WIRE_LEN) scopes.push(container(depth + 1));
+    else if (no === 3 && wire === WIRE_LEN) schemaUrl = str(r, view);
+    else return false;
+    return true;
+  });
+  return { resource: resourceOf(res, schemaUrl), scopes };
+}
+
+/** Read one ScopeSpans / ScopeLogs: scope (1), records (2), schema_url (3). */
+function scopeContainer<T>(r: Reader, view: Buffer, depth: number, record: (depth: number) => T): { scope: OtlpScope; records: T[] } {
+  const scope: ScopeParts = { name: '', version: '', attributes: [], dropped: 0, present: false };
+  let schemaUrl = '';
+  const records: T[] = [];
+  message(r, depth, false, (no, wire) => {
+    if (no === 1 && wire === WIRE_LEN) scopeInto(scope, r, view, depth + 1);
+    else if (no === 2 && wire === WIRE_LEN) records.push(record(depth + 1));
+    else if (no === 3 && wire === WIRE_LEN) schemaUrl = str(r, view);
+    else return false;
+    return true;
+  });
+  return { scope: scopeOf(scope, schemaUrl), records };
+}
+
+function attributesList(r: Reader, view: Buffer, depth: number, into: KeyValue[]): void {
+  attributeInto(into, r, view, depth + 1);
+}
+
+function event(r: Reader, view: Buffer, depth: number): OtlpSpanEvent {
+  let time = '0';
+  let name = '';
+  const attributes: KeyValue[] = [];
+  let dropped = 0;
+  message(r, depth, false, (no, wire) => {
+    if (no === 1 && wire === WIRE_FIXED64) time = fixed64String(r);
+    else if (no === 2 && wire === WIRE_LEN) name = str(r, view);
+    else if (no === 3 && wire === WIRE_LEN) attributesList(r, view, depth, attributes);
+    else if (no === 4 && wire === WIRE_VARINT) dropped = r.uint32();
+    else return false;
+    return true;
+  });
+  const ev: OtlpSpanEvent = { timeUnixNano: time, name, attributes };
+  if (dropped) ev.droppedAttributesCount = dropped;
+  return ev;
+}
+
+function link(r: Reader, view: Buffer, depth: number): OtlpSpanLink {
+  let traceId = '';
+  let spanId = '';
+  let traceState = '';
+  const attributes: KeyValue[] = [];
+  let dropped = 0;
+  let flags = 0;
+  message(r, depth, false, (no, wire) => {
+    if (no === 1 && wire === WIRE_LEN) traceId = hexOf(r, view);
+    else if (no === 2 && wire === WIRE_LEN) spanId = hexOf(r, view);
+    else if (no === 3 && wire === WIRE_LEN) traceState = str(r, view);
+    else if (no === 4 && wire === WIRE_LEN) attributesList(r, view, depth, attributes);
+    else if (no === 5 && wire === WIRE_VARINT) dropped = r.uint32();
+    else if (no === 6 && wire === WIRE_FIXED32) flags = r.fixed32();
+    else return false;
+    return true;
+  });
+  const out: OtlpSpanLink = { traceId, spanId, attributes };
+  if (traceState) out.traceState = traceState;
+  if (dropped) out.droppedAttributesCount = dropped;
+  if (flags) out.flags = flags;
+  return out;
+}
+
+function span(r: Reader, view: Buffer, depth: number): OtlpSpan {
+  let traceId = '';
+  let spanId = '';
+  let traceState = '';
+  let parent = '';
+  let flags = 0;
+  let name = '';
+  let kind = 0;
+  let start = '0';
+  let end = '0';
+  const attributes: KeyValue[] = [];
+  let droppedAttributes = 0;
+  const events: OtlpSpanEvent[] = [];
+  let droppedEvents = 0;
+  const links: OtlpSpanLink[] = [];
+  let droppedLinks = 0;
+  let status: { code: number; message: string } | undefined;
+  message(r, depth, false, (no, wire) => {
+    switch (no) {
+      case 1: if (wire !== WIRE_LEN) return false; traceId = hexOf(r, view); return true;
+      case 2: if (wire !== WIRE_LEN) return false; spanId = hexOf(r, view); return true;
+      case 3: if (wire !== WIRE_LEN) return false; traceState = str(r, view); return true;
+      case 4: if (wire !== WIRE_LEN) return false; parent = hexOf(r, view); return true;
+      case 16: if (wire !== WIRE_FIXED32) return false; flags = r.fixed32(); return true;
+      case 5: if (wire !== WIRE_LEN) return false; name = str(r, view); return true;
+      case 6: if (wire !== WIRE_VARINT) return false; kind = r.int32(); return true;
+      case 7: if (wire !== WIRE_FIXED64) return false; start = fixed64String(r); return true;
+      case 8: if (wire !== WIRE_FIXED64) return false; end = fixed64String(r); return true;
+      case 9: if (wire !== WIRE_LEN) return false; attributesList(r, view, depth, attributes); return true;
+      case 10: if (wire !== WIRE_VARINT) return false; droppedAttributes = r.uint32(); return true;
+      case 11: if (wire !== WIRE_LEN) return false; events.push(event(r, view, depth + 1)); return true;
+      case 12: if (wire !== WIRE_VARINT) return false; droppedEvents = r.uint32(); return true;
+      case 13: if (wire !== WIRE_LEN) return false; links.push(link(r, view, depth + 1)); return true;
+      case 14: if (wire !== WIRE_VARINT) return false; droppedLinks = r.uint32(); return true;
+      case 15: {
+        if (wire !== WIRE_LEN) return false;
+        const st = (status ??= { code: 0, message: '' });
+        message(r, depth + 1, false, (n, w) => {
+          if (n === 2 && w === WIRE_LEN) st.message = str(r, view);
+          else if (n === 3 && w === WIRE_VARINT) st.code = r.int32();
+          else return false;
+          return true;
+        });
+        return true;
+      }
+      default: return false;
+    }
+  });
+  const out: OtlpSpan = { traceId, spanId, name, kind, startTimeUnixNano: start, endTimeUnixNano: end, attributes };
+  if (parent !== '') out.parentSpanId = parent;
+  if (traceState) out.traceState = traceState;
+  if (flags) out.flags = flags;
+  if (droppedAttributes) out.droppedAttributesCount = droppedAttributes;
+  if (droppedEvents) out.droppedEventsCount = droppedEvents;
+  if (droppedLinks) out.droppedLinksCount = droppedLinks;
+  if (events.length > 0) out.events = events;
+  if (links.length > 0) out.links = links;
+  if (status !== undefined) out.status = { code: status.code, ...(status.message ? { message: status.message } : {}) };
+  return out;
+}
+
+function logRecord(r: Reader, view: Buffer, depth: number): OtlpLogRecord {
+  let time = '0';
+  let observed = '0';
+  let severityNumber = 0;
+  let severityText = '';
+  let body: AnyValue | undefined;
+  const attributes: KeyValue[] = [];
+  let dropped = 0;
+  let flags = 0;
+  let traceId = '';
+  let spanId = '';
+  let eventName = '';
+  message(r, depth, false, (no, wire) => {
+    switch (no) {
+      case 1: if (wire !== WIRE_FIXED64) return false; time = fixed64String(r); return true;
+      case 11: if (wire !== WIRE_FIXED64) return false; observed = fixed64String(r); return true;
+      case 2: if (wire !== WIRE_VARINT) return false; severityNumber = r.int32(); return true;
+      case 3: if (wire !== WIRE_LEN) return false; severityText = str(r, view); return true;
+      case 5: if (wire !== WIRE_LEN) return false; body = mergeAnyValue(body, anyValue(r, view, depth + 1, 0)); return true;
+      case 6: if (wire !== WIRE_LEN) return false; attributesList(r, view, depth, attributes); return true;
+      case 7: if (wire !== WIRE_VARINT) return false; dropped = r.uint32(); return true;
+      case 8: if (wire !== WIRE_FIXED32) return false; flags = r.fixed32(); return true;
+      case 9: if (wire !== WIRE_LEN) return false; traceId = hexOf(r, view); return true;
+      case 10: if (wire !== WIRE_LEN) return false; spanId = hexOf(r, view); return true;
+      case 12: if (wire !== WIRE_LEN) return false; eventName = str(r, view); return true;
+      default: return false;
+    }
+  });
+  const out: OtlpLogRecord = { timeUnixNano: time, observedTimeUnixNano: observed, severityNumber, attributes };
+  if (dropped) out.droppedAttributesCount = dropped;
+  if (severityText) out.severityText = severityText;
+  if (body !== undefined) out.body = body;
+  if (traceId !== '') out.traceId = traceId;
+  if (spanId !== '') out.spanId = spanId;
+  if (flags) out.flags = flags;
+  if (eventName) out.eventName = eventName;
+  return out;
+}
+
+function readerOf(body: Uint8Array): [Reader, Buffer] {
+  return [protobuf.Reader.create(body), Buffer.from(body.buffer, body.byteOffset, body.byteLength)];
+}
+
+/**
+ * ExportTraceServiceRequest → {@link DecodedTraces}.
+ * @throws WireDepthError (too deep), RangeError / Error from protobufjs's Reader (truncated, bad wire type, invalid UTF-8).
+ */
+export function readTraces(body: Uint8Array): DecodedTraces {
+  const [r, view] = readerOf(body);
+  const out: DecodedTraces = { resourceSpans: [] };
+  message(r, 0, true, (no, wire) => {
+    if (no !== 1 || wire !== WIRE_LEN) return false;
+    const rs = resourceContainer(r, view, 1, (d) => scopeContainer(r, view, d, (d2) => span(r, view, d2)));
+    out.resourceSpans.push({ resource: rs.resource, scopeSpans: rs.scopes.map((s) => ({ scope: s.scope, spans: s.records })) });
+    return true;
+  });
+  return out;
+}
+
+/**
+ * ExportLogsServiceRequest → {@link DecodedLogs}.
+ * @throws as {@link readTraces}.
+ */
+export function readLogs(body: Uint8Array): DecodedLogs {
+  const [r, view] = readerOf(body);
+  const out: DecodedLogs = { resourceLogs: [] };
+  message(r, 0, true, (no, wire) => {
+    if (no !== 1 || wire !== WIRE_LEN) return false;
+    const rl = resourceContainer(r, view, 1, (d) => scopeContainer(r, view, d, (d2) => logRecord(r, view, d2)));
+    out.resourceLogs.push({ resource: rl.resource, scopeLogs: rl.scopes.map((s) => ({ scope: s.scope, logRecords: s.records })) });
+    return true;
+  });
+  return out;
+}
