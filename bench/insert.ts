@@ -5,7 +5,7 @@
  *
  * Method: rows are the real output of the processors' worker
  * (`processBatchEncoded` on the bench's OTLP request, bench/e2e/request.ts):
- * the JSONEachRow bodies of `spans`, `span_metrics_1m`, `span_user_costs_1m`
+ * the encoded bodies (spans: a Native block; aggregates: JSONEachRow) of `spans`, `span_metrics_1m`, `span_user_costs_1m`
  * and `flag_variant_metrics_1m`, made before timing. Each size inserts the same
  * total number of spans (`--rows`) in sub-batches of that size, through
  * `ClickHouseHandle.insertRaw` (chDB raw insert, dedup token per insert, as
@@ -103,7 +103,7 @@ for (let r = 0; r < rounds; r++) {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const base = median(results.get(sizes[sizes.length - 1]!)!.map((f) => f.cpuUsPerRow));
 process.stdout.write(`\n${total} span rows per size, ${rounds} rounds, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n\n`);
-process.stdout.write('| rows per insert | CPU µs per span row (median) | wall µs per span row (median) | CPU vs largest | spans JSON bytes per row |\n|---|---|---|---|---|\n');
+process.stdout.write('| rows per insert | CPU µs per span row (median) | wall µs per span row (median) | CPU vs largest | spans body bytes per row |\n|---|---|---|---|---|\n');
 for (const size of sizes) {
   const fs_ = results.get(size)!;
   const cpu = median(fs_.map((f) => f.cpuUsPerRow));
