@@ -1,21 +1,27 @@
 /**
- * chDB insert cost per row of Vigil's own rows, by rows per insert (issue 6).
+ * chDB insert cost per row of Vigil's own rows, by insert format and rows
+ * per insert (issue 6).
  *
- *   npx tsx bench/insert.ts [--sizes 1000,5000,20000] [--rows 60000] [--rounds 2]
+ *   npx tsx bench/insert.ts [--sizes 1000,5000,20000] [--formats native,json] [--rows 60000] [--rounds 2]
  *
  * Method: rows are the real output of the processors' worker
- * (`processBatchEncoded` on the bench's OTLP request, bench/e2e/request.ts):
- * the encoded bodies (spans: a Native block; aggregates: JSONEachRow) of `spans`, `span_metrics_1m`, `span_user_costs_1m`
- * and `flag_variant_metrics_1m`, made before timing. Each size inserts the same
- * total number of spans (`--rows`) in sub-batches of that size, through
- * `ClickHouseHandle.insertRaw` (chDB raw insert, dedup token per insert, as
+ * (`processBatchEncoded` on the bench's OTLP request, bench/e2e/request.ts),
+ * made before timing: `span_metrics_1m`, `span_user_costs_1m` and
+ * `flag_variant_metrics_1m` as JSONEachRow, and the spans either as the
+ * worker sends them (`native`: one ClickHouse Native block, inserted through
+ * a spool file and `INSERT … SELECT FROM file()`) or as the JSONEachRow text
+ * Vigil sent before (`json`: `JSON.stringify` per row, chdb-node's raw
+ * insert). The CPU to encode the spans (Native block, or JSON text) is timed
+ * separately, on the same rows. Each (format, size) inserts the same total
+ * number of spans (`--rows`) in sub-batches of that size, through
+ * `ClickHouseHandle.insertRaw` (dedup token per insert, as
  * processors/writer.ts does) into a freshly migrated database. Measured: CPU
  * time of the whole process (user + system, so chDB's own threads count;
  * merges that run after the last insert are not waited for) and wall time,
- * per span row. Sizes are interleaved over `--rounds` rounds, each round in
- * its own data directory opened in a child process (chDB allows one data
- * directory per process). CPU time is reported because wall time on a shared
- * machine varies with other load.
+ * per span row. Cases are interleaved over `--rounds` rounds, each in its own
+ * data directory opened in a child process (chDB allows one data directory
+ * per process). CPU time is reported because wall time on a shared machine
+ * varies with other load.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,21 +32,27 @@ import { parseArgs } from 'node:util';
 import type { EncodedResult } from '../processors/worker.js';
 
 const { values: opt } = parseArgs({
-  options: { sizes: { type: 'string' }, rows: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'string' } },
+  options: { sizes: { type: 'string' }, formats: { type: 'string' }, rows: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'string' } },
   strict: true,
 });
 
+type Format = 'native' | 'json';
+
 interface Figure {
+  format: Format;
   size: number;
+  /** CPU to encode the spans of a sub-batch, per span (µs). */
+  encodeUsPerRow: number;
   cpuUsPerRow: number;
   wallUsPerRow: number;
   bytesPerRow: number;
 }
 
-async function child(size: number, total: number): Promise<Figure> {
+async function child(format: Format, size: number, total: number): Promise<Figure> {
   const { default: pino } = await import('pino');
   const { makeTemplate, RequestFactory, SPANS_PER_REQUEST } = await import('./e2e/request.js');
-  const { processBatchEncoded } = await import('../processors/worker.js');
+  const { processBatch, processBatchEncoded } = await import('../processors/worker.js');
+  const { encodeSpansNative, SPAN_COLUMN_NAMES } = await import('../processors/encode-native.js');
   const { createClickHouse } = await import('../platform/clickhouse.js');
   const { migrateClickHouse } = await import('../platform/migrate.js');
   const { TABLE_ORDER } = await import('../processors/store.js');
@@ -51,6 +63,7 @@ async function child(size: number, total: number): Promise<Figure> {
     const factory = new RequestFactory(makeTemplate());
     const batches: Array<EncodedResult['bodies']> = [];
     let bytes = 0;
+    let encodeUs = 0;
     for (let done = 0; done < total; done += size) {
       const items = Array.from({ length: Math.ceil(size / SPANS_PER_REQUEST) }, (_, j) => ({
         offset: String(j),
@@ -58,6 +71,16 @@ async function child(size: number, total: number): Promise<Figure> {
         meta: { tenant: 'bench', format: 'otlp-proto' as const, kind: 'spans' as const, receivedAtMs: Date.now() },
       }));
       const r = processBatchEncoded(items);
+      const spans = processBatch(items).spans;
+      const e0 = process.cpuUsage();
+      if (format === 'native') r.bodies.spans = { format: 'Native', data: encodeSpansNative(spans), columns: SPAN_COLUMN_NAMES };
+      else {
+        let text = '';
+        for (const row of spans) text += JSON.stringify(row) + '\n';
+        r.bodies.spans = { format: 'JSONEachRow', data: text };
+      }
+      const e = process.cpuUsage(e0);
+      encodeUs += e.user + e.system;
       bytes += r.bodies.spans.data.length;
       batches.push(r.bodies);
     }
@@ -74,7 +97,7 @@ async function child(size: number, total: number): Promise<Figure> {
     const wall = performance.now() - t0;
     const rows = batches.length * size;
     await ch.client.close();
-    return { size, cpuUsPerRow: (c.user + c.system) / rows, wallUsPerRow: (wall * 1000) / rows, bytesPerRow: bytes / rows };
+    return { format, size, encodeUsPerRow: encodeUs / rows, cpuUsPerRow: (c.user + c.system) / rows, wallUsPerRow: (wall * 1000) / rows, bytesPerRow: bytes / rows };
   } finally {
     // chDB's background merges may still be writing parts: retry the removal.
     fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });
@@ -82,30 +105,35 @@ async function child(size: number, total: number): Promise<Figure> {
 }
 
 if (opt.child !== undefined) {
-  const [size, total] = opt.child.split(':').map(Number) as [number, number];
-  process.stdout.write(JSON.stringify(await child(size, total)) + '\n');
+  const [format, size, total] = opt.child.split(':') as [Format, string, string];
+  process.stdout.write(JSON.stringify(await child(format, Number(size), Number(total))) + '\n');
   process.exit(0);
 }
 
 const sizes = (opt.sizes ?? '1000,5000,20000').split(',').map(Number);
+const formats = (opt.formats ?? 'native,json').split(',') as Format[];
 const total = Number(opt.rows ?? 60_000);
 const rounds = Number(opt.rounds ?? 2);
 const self = fileURLToPath(import.meta.url);
-const results = new Map<number, Figure[]>();
+const results = new Map<string, Figure[]>();
 for (let r = 0; r < rounds; r++) {
   for (const size of sizes) {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--child', `${size}:${total}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    const f = JSON.parse(out.trim().split('\n').pop()!) as Figure;
-    results.set(size, [...(results.get(size) ?? []), f]);
-    process.stderr.write(`round ${r + 1}: ${size} rows/insert: ${f.cpuUsPerRow.toFixed(1)} µs CPU, ${f.wallUsPerRow.toFixed(1)} µs wall per row\n`);
+    for (const format of formats) {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--child', `${format}:${size}:${total}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const f = JSON.parse(out.trim().split('\n').pop()!) as Figure;
+      results.set(`${format}:${size}`, [...(results.get(`${format}:${size}`) ?? []), f]);
+      process.stderr.write(`round ${r + 1}: ${format}, ${size} rows/insert: insert ${f.cpuUsPerRow.toFixed(1)} µs CPU, encode ${f.encodeUsPerRow.toFixed(1)} µs CPU per row\n`);
+    }
   }
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const base = median(results.get(sizes[sizes.length - 1]!)!.map((f) => f.cpuUsPerRow));
-process.stdout.write(`\n${total} span rows per size, ${rounds} rounds, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n\n`);
-process.stdout.write('| rows per insert | CPU µs per span row (median) | wall µs per span row (median) | CPU vs largest | spans body bytes per row |\n|---|---|---|---|---|\n');
+process.stdout.write(`\n${total} span rows per case, ${rounds} rounds, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n\n`);
+process.stdout.write('| spans format | rows per insert | insert CPU µs per span row | encode CPU µs per span | encode + insert | wall µs per span row (insert) | spans body bytes per row |\n|---|---|---|---|---|---|---|\n');
 for (const size of sizes) {
-  const fs_ = results.get(size)!;
-  const cpu = median(fs_.map((f) => f.cpuUsPerRow));
-  process.stdout.write(`| ${size.toLocaleString('en-US')} | ${cpu.toFixed(1)} | ${median(fs_.map((f) => f.wallUsPerRow)).toFixed(1)} | ${(cpu / base).toFixed(2)}× | ${Math.round(fs_[0]!.bytesPerRow).toLocaleString('en-US')} |\n`);
+  for (const format of formats) {
+    const fs_ = results.get(`${format}:${size}`)!;
+    const cpu = median(fs_.map((f) => f.cpuUsPerRow));
+    const enc = median(fs_.map((f) => f.encodeUsPerRow));
+    process.stdout.write(`| ${format === 'native' ? 'Native' : 'JSONEachRow'} | ${size.toLocaleString('en-US')} | ${cpu.toFixed(1)} | ${enc.toFixed(1)} | ${(cpu + enc).toFixed(1)} | ${median(fs_.map((f) => f.wallUsPerRow)).toFixed(1)} | ${Math.round(fs_[0]!.bytesPerRow).toLocaleString('en-US')} |\n`);
+  }
 }
