@@ -4,13 +4,23 @@
  * ingest) in a loop on the main thread, so `node --cpu-prof` shows where a
  * worker thread spends its time per span. Prints µs per span.
  *
- *   npx tsx bench/worker-profile.ts [seconds]
+ *   npx tsx bench/worker-profile.ts [seconds] [--stages]
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/worker-profile.ts 10
+ *
+ * `--stages` also times the stages one by one on 50 distinct requests
+ * (5,000 spans), median of 6 runs each: decode (protobuf → OTLP shapes),
+ * normalise (rows), aggregates, Native encoding of the span rows.
  */
-import { makeTemplate, SPANS_PER_REQUEST } from './e2e/request.js';
+import { makeTemplate, RequestFactory, SPANS_PER_REQUEST } from './e2e/request.js';
 import { processBatchEncoded } from '../processors/worker.js';
+import { decodeTracesProtobuf } from '../ingest/otlp/decode.js';
+import { otlpSpanToRow } from '../processors/normalize/spans.js';
+import { aggregateBatch } from '../processors/aggregate.js';
+import { aggregateFlagVariants } from '../processors/flag-variants.js';
+import { encodeSpansNative } from '../processors/encode-native.js';
+import type { SpanRow } from '../schemas/rows.js';
 
-const seconds = Number(process.argv[2] ?? 5);
+const seconds = Number(process.argv.slice(2).find((a) => /^\d/.test(a)) ?? 5);
 const template = makeTemplate();
 const body = new Uint8Array(template.body);
 const batch = Array.from({ length: 10 }, (_, i) => ({
@@ -32,3 +42,31 @@ const wall = ((performance.now() - t0) * 1000) / spans;
 const cpu = (c.user + c.system) / spans;
 // CPU time (user + system of this process, incl. GC threads) is steadier than wall time on a shared machine.
 process.stdout.write(`processBatchEncoded (v2 protobuf messages): ${cpu.toFixed(1)} µs CPU per span (${wall.toFixed(1)} µs wall), ${spans} spans\n`);
+
+if (process.argv.includes('--stages')) {
+  const factory = new RequestFactory(template);
+  const bodies = Array.from({ length: 50 }, () => new Uint8Array(factory.next().body));
+  const n = bodies.length * SPANS_PER_REQUEST;
+  const stage = <T>(label: string, fn: () => T): T => {
+    let out!: T;
+    const xs: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const c0 = process.cpuUsage();
+      out = fn();
+      const c = process.cpuUsage(c0);
+      xs.push((c.user + c.system) / n);
+    }
+    xs.sort((a, b) => a - b);
+    process.stdout.write(`  ${label}: ${xs[3]!.toFixed(1)} µs CPU per span\n`);
+    return out;
+  };
+  const reqs = stage('decode (protobuf → OTLP shapes)', () => bodies.map((b) => decodeTracesProtobuf(b)));
+  const rows = stage('normalise (rows, prices)', () => {
+    const out: SpanRow[] = [];
+    for (const req of reqs) for (const rs of req.resourceSpans) for (const ss of rs.scopeSpans) for (const sp of ss.spans) out.push(otlpSpanToRow('t', rs.resource, ss.scope, sp));
+    return out;
+  });
+  stage('aggregates (series, user costs)', () => aggregateBatch(rows));
+  stage('flag variants', () => aggregateFlagVariants(rows));
+  stage('Native encoding of the span rows', () => encodeSpansNative(rows));
+}
