@@ -23,28 +23,16 @@
  * the block, or an HTTP `INSERT … FORMAT Native`, casts to the table's types.
  */
 
-/** Growable byte buffer the column writers append to. */
-export class NativeBlockWriter {
-  private buf: Buffer;
-  private pos = 0;
-  private columns = 0;
-  private readonly rows: number;
-  private readonly header: number;
+/** Growable byte buffer with the Native encodings of single values. */
+class ByteSink {
+  buf: Buffer;
+  pos = 0;
 
-  /**
-   * @param rows number of rows of every column of the block.
-   * @param columns number of columns that will be written.
-   * @param sizeHint initial capacity, bytes (grows by doubling).
-   */
-  constructor(rows: number, columns: number, sizeHint = 64 * 1024) {
-    this.rows = rows;
-    this.header = columns;
-    this.buf = Buffer.allocUnsafe(Math.max(1024, sizeHint));
-    this.varUInt(columns);
-    this.varUInt(rows);
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(1024, size));
   }
 
-  private ensure(n: number): void {
+  ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (this.pos + n > size) size *= 2;
@@ -53,7 +41,7 @@ export class NativeBlockWriter {
     this.buf = next;
   }
 
-  private varUInt(n: number): void {
+  varUInt(n: number): void {
     this.ensure(10);
     let v = n;
     while (v >= 0x80) {
@@ -63,11 +51,11 @@ export class NativeBlockWriter {
     this.buf[this.pos++] = v;
   }
 
-  /** Append one String value (VarUInt length + UTF-8). */
-  private str(s: string): void {
+  /** One String value (VarUInt length + UTF-8). */
+  str(s: string): void {
     const len = s.length;
     // Short ASCII strings (most keys and values) are copied in JS: a call
-    // into Buffer#utf8Write costs more than the copy itself at this size.
+    // into Buffer#write costs more than the copy itself at this size.
     if (len < 128) {
       this.ensure(1 + len * 3);
       const buf = this.buf;
@@ -87,7 +75,7 @@ export class NativeBlockWriter {
     // UTF-8 needs at most 3 bytes per UTF-16 unit: when that fits in one
     // length byte, write the bytes first and the length byte before them.
     if (len <= 42) {
-      this.ensure(1 + s.length * 3);
+      this.ensure(1 + len * 3);
       const n = this.buf.write(s, this.pos + 1, 'utf8');
       this.buf[this.pos] = n;
       this.pos += 1 + n;
@@ -99,57 +87,125 @@ export class NativeBlockWriter {
     this.pos += this.buf.write(s, this.pos, n, 'utf8');
   }
 
+  /** Unsigned 64-bit little endian of a non-negative integer ≤ 2^53, at `at` (default: appended). */
+  u64(v: number, at = -1): void {
+    const p = at >= 0 ? at : this.pos;
+    this.buf.writeUInt32LE(v % 0x1_0000_0000 >>> 0, p);
+    this.buf.writeUInt32LE(Math.floor(v / 0x1_0000_0000) >>> 0, p + 4);
+    if (at < 0) this.pos += 8;
+  }
+
+  /**
+   * Int64 little endian of an exact decimal string or a number; safe
+   * integers without BigInt.
+   * @throws SyntaxError / RangeError when not an integer in the Int64 range.
+   */
+  i64(v: unknown): void {
+    this.ensure(8);
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v.length <= 15 ? Number(v) : Number.NaN;
+    if (Number.isSafeInteger(n)) {
+      const m = Math.abs(n);
+      let lo = m % 0x1_0000_0000 >>> 0;
+      let hi = Math.floor(m / 0x1_0000_0000) >>> 0;
+      if (n < 0) {
+        lo = (~lo + 1) >>> 0;
+        hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
+      }
+      this.buf.writeUInt32LE(lo, this.pos);
+      this.buf.writeUInt32LE(hi, this.pos + 4);
+      this.pos += 8;
+      return;
+    }
+    this.pos = this.buf.writeBigInt64LE(BigInt(v as string | number), this.pos);
+  }
+
+  f64(v: number): void {
+    this.ensure(8);
+    this.pos = this.buf.writeDoubleLE(v, this.pos);
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  append(other: ByteSink): void {
+    this.ensure(other.pos);
+    other.buf.copy(this.buf, this.pos, 0, other.pos);
+    this.pos += other.pos;
+  }
+}
+
+/** One Native block, column by column. */
+export class NativeBlockWriter {
+  private readonly out: ByteSink;
+  private aux: ByteSink | undefined;
+  private columns = 0;
+  private readonly header: number;
+
+  /**
+   * @param rows number of rows of every column of the block.
+   * @param columns number of columns that will be written.
+   * @param sizeHint initial capacity, bytes (grows by doubling).
+   */
+  constructor(rows: number, columns: number, sizeHint = 64 * 1024) {
+    this.header = columns;
+    this.out = new ByteSink(sizeHint);
+    this.out.varUInt(columns);
+    this.out.varUInt(rows);
+  }
+
   private begin(name: string, type: string): void {
     this.columns++;
-    this.str(name);
-    this.str(type);
+    this.out.str(name);
+    this.out.str(type);
   }
 
   /** A `String` column. */
   string(name: string, values: ArrayLike<string>): void {
     this.begin(name, 'String');
-    for (let i = 0; i < values.length; i++) this.str(values[i]!);
+    for (let i = 0; i < values.length; i++) this.out.str(values[i]!);
   }
 
   /** An unsigned integer column of `bytes` width (1, 2, 4: exact; 8: values ≤ 2^53). */
   uint(name: string, bytes: 1 | 2 | 4 | 8, values: ArrayLike<number>): void {
     this.begin(name, `UInt${bytes * 8}`);
-    this.ensure(values.length * bytes);
-    for (let i = 0; i < values.length; i++) this.fixedUInt(bytes, values[i]!);
-  }
-
-  private fixedUInt(bytes: 1 | 2 | 4 | 8, v: number): void {
-    if (bytes === 8) {
-      this.buf.writeUInt32LE(v % 0x1_0000_0000 >>> 0, this.pos);
-      this.buf.writeUInt32LE(Math.floor(v / 0x1_0000_0000) >>> 0, this.pos + 4);
-    } else this.buf.writeUIntLE(v, this.pos, bytes);
-    this.pos += bytes;
+    const out = this.out;
+    out.ensure(values.length * bytes);
+    for (let i = 0; i < values.length; i++) {
+      if (bytes === 8) out.u64(values[i]!);
+      else {
+        out.buf.writeUIntLE(values[i]!, out.pos, bytes);
+        out.pos += bytes;
+      }
+    }
   }
 
   /** A `Float64` column. */
   float64(name: string, values: ArrayLike<number>): void {
     this.begin(name, 'Float64');
-    this.ensure(values.length * 8);
-    for (let i = 0; i < values.length; i++) this.pos = this.buf.writeDoubleLE(values[i]!, this.pos);
+    for (let i = 0; i < values.length; i++) this.out.f64(values[i]!);
   }
 
   /** A `Nullable(Float64)` column; `null` is NULL. */
   nullableFloat64(name: string, values: ArrayLike<number | null>): void {
     this.begin(name, 'Nullable(Float64)');
-    this.ensure(values.length * 9);
-    for (let i = 0; i < values.length; i++) this.buf[this.pos++] = values[i] === null ? 1 : 0;
-    for (let i = 0; i < values.length; i++) this.pos = this.buf.writeDoubleLE(values[i] ?? 0, this.pos);
+    for (let i = 0; i < values.length; i++) this.out.u8(values[i] === null ? 1 : 0);
+    for (let i = 0; i < values.length; i++) this.out.f64(values[i] ?? 0);
   }
 
   /** A `DateTime64(9, 'UTC')` column from ns since the Unix epoch. */
   dateTime64ns(name: string, values: ArrayLike<bigint>): void {
     this.begin(name, "DateTime64(9, 'UTC')");
-    this.ensure(values.length * 8);
-    for (let i = 0; i < values.length; i++) this.pos = this.buf.writeBigInt64LE(values[i]!, this.pos);
+    const out = this.out;
+    out.ensure(values.length * 8);
+    for (let i = 0; i < values.length; i++) out.pos = out.buf.writeBigInt64LE(values[i]!, out.pos);
   }
 
   /**
-   * A `Map(String, V)` column.
+   * A `Map(String, V)` column, in one pass over each map: the entry counts
+   * are written into space reserved before the keys, the values into a
+   * second buffer appended after them.
    * @param value how one value is written: 'String'; 'Int64' (exact decimal
    *   strings, or numbers); 'Float64' (numbers, or 'nan' / 'inf' / '-inf');
    *   'UInt8' (0 / 1).
@@ -157,38 +213,30 @@ export class NativeBlockWriter {
    */
   map(name: string, value: 'String' | 'Int64' | 'Float64' | 'UInt8', values: ArrayLike<Readonly<Record<string, unknown>> | undefined>): void {
     this.begin(name, `Map(String, ${value})`);
-    const keys: string[][] = new Array(values.length);
+    const out = this.out;
+    const aux = (this.aux ??= new ByteSink(64 * 1024));
+    aux.pos = 0;
+    const n = values.length;
+    out.ensure(n * 8);
+    const offsets = out.pos;
+    out.pos += n * 8;
     let total = 0;
-    this.ensure(values.length * 8);
-    // Rows of one resource share its attribute object: list its keys once.
-    let prev: unknown = null;
-    let prevKeys: string[] = [];
-    for (let i = 0; i < values.length; i++) {
+    for (let i = 0; i < n; i++) {
       const m = values[i];
-      if (m !== prev) {
-        prevKeys = m === undefined ? [] : Object.keys(m);
-        prev = m;
+      if (m !== undefined) {
+        for (const key in m) {
+          out.str(key);
+          const v = m[key];
+          if (value === 'String') aux.str(v as string);
+          else if (value === 'Int64') aux.i64(v);
+          else if (value === 'Float64') aux.f64(toFloat(v));
+          else aux.u8(v ? 1 : 0);
+          total++;
+        }
       }
-      keys[i] = prevKeys;
-      total += prevKeys.length;
-      this.fixedUInt(8, total);
+      out.u64(total, offsets + i * 8);
     }
-    for (const k of keys) for (const key of k) this.str(key);
-    if (value === 'String') {
-      for (let i = 0; i < values.length; i++) for (const key of keys[i]!) this.str(values[i]![key] as string);
-      return;
-    }
-    const width = value === 'UInt8' ? 1 : 8;
-    this.ensure(total * width);
-    for (let i = 0; i < values.length; i++) {
-      const m = values[i]!;
-      for (const key of keys[i]!) {
-        const v = m[key];
-        if (value === 'UInt8') this.buf[this.pos++] = v ? 1 : 0;
-        else if (value === 'Float64') this.pos = this.buf.writeDoubleLE(toFloat(v), this.pos);
-        else this.pos = this.buf.writeBigInt64LE(BigInt(v as string | number), this.pos);
-      }
-    }
+    out.append(aux);
   }
 
   /**
@@ -197,8 +245,7 @@ export class NativeBlockWriter {
    */
   finish(): Buffer {
     if (this.columns !== this.header) throw new Error(`Native block announced ${this.header} columns, ${this.columns} written`);
-    void this.rows;
-    return this.buf.subarray(0, this.pos);
+    return this.out.buf.subarray(0, this.out.pos);
   }
 }
 
