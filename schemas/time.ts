@@ -10,11 +10,21 @@
  * @returns e.g. '2026-11-21 10:00:00.123456789'.
  */
 export function nsToClickHouse(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
-  const iso = new Date(Number(ms)).toISOString(); // YYYY-MM-DDThh:mm:ss.mmmZ
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${frac}`;
+  const sec = ns / 1_000_000_000n;
+  const frac = (ns - sec * 1_000_000_000n).toString().padStart(9, '0');
+  // The spans of a batch share few distinct seconds: format each once.
+  let prefix = secondPrefixes.get(sec);
+  if (prefix === undefined) {
+    const iso = new Date(Number(sec) * 1000).toISOString(); // YYYY-MM-DDThh:mm:ss.mmmZ
+    prefix = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+    if (secondPrefixes.size >= 4096) secondPrefixes.clear();
+    secondPrefixes.set(sec, prefix);
+  }
+  return `${prefix}.${frac}`;
 }
+
+/** 'YYYY-MM-DD hh:mm:ss' per whole second since the epoch (bounded: cleared at 4,096 entries). */
+const secondPrefixes = new Map<bigint, string>();
 
 /**
  * Parse a ClickHouse DateTime64(9) UTC literal back to ns since epoch.

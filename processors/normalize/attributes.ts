@@ -150,9 +150,12 @@ export function flattenKeyValuesTyped(kvs: KeyValue[] | undefined): FlattenedAtt
   if (!Array.isArray(kvs)) return out;
   for (const kv of kvs) {
     if (!kv || typeof kv.key !== 'string') continue;
+    // A duplicate key (rare) may change type: only then clear it from the other maps.
+    const duplicate = kv.key in out.all;
     out.all[kv.key] = anyValueToString(kv.value);
     const [kind, value] = typedOfAnyValue(kv.value);
-    putTyped(out.typed, kv.key, kind, value);
+    if (duplicate) putTyped(out.typed, kv.key, kind, value);
+    else (out.typed[kind] as Record<string, string | number>)[kv.key] = value;
   }
   return out;
 }

@@ -109,8 +109,16 @@ export function otlpLogToRow(
     scope_schema_url: scope?.schemaUrl ?? '',
     resource_dropped_attributes_count: uint32(resource?.droppedAttributesCount),
     resource_schema_url: resource?.schemaUrl ?? '',
-    ...typedColumns('attributes', attrs.typed),
-    ...typedColumns('resource_attributes', res.typed),
+    attributes_string: attrs.typed.string,
+    attributes_int: attrs.typed.int,
+    attributes_float: attrs.typed.float,
+    attributes_bool: attrs.typed.bool,
+    attributes_json: attrs.typed.json,
+    resource_attributes_string: res.typed.string,
+    resource_attributes_int: res.typed.int,
+    resource_attributes_float: res.typed.float,
+    resource_attributes_bool: res.typed.bool,
+    resource_attributes_json: res.typed.json,
   };
 }
 
