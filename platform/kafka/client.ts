@@ -15,6 +15,7 @@
  */
 import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { Logger } from '../logger.js';
+import { installGzipCodec } from './gzip-codec.js';
 
 export { Kafka };
 
@@ -83,10 +84,12 @@ export interface CreateKafkaOptions {
 
 /**
  * Create a kafkajs client. Creating it opens no connection; producers,
- * consumers and admins connect on `connect()`.
+ * consumers and admins connect on `connect()`. Installs Vigil's GZIP codec
+ * (platform/kafka/gzip-codec.ts: larger inflate steps) in kafkajs' registry.
  * @returns the kafkajs {@link Kafka} instance.
  */
 export function createKafka(opts: CreateKafkaOptions): Kafka {
+  installGzipCodec();
   const child = opts.log.child({ component: 'kafkajs' });
   return new Kafka({
     clientId: opts.clientId,
