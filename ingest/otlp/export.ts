@@ -7,7 +7,9 @@
  * Publishing: when every record was accepted and the (inflated) body fits one
  * Kafka message, the request bytes are forwarded as received (version 2
  * message, schemas/envelope.ts); otherwise the accepted records go as JSON
- * envelopes (version 1), split by size.
+ * envelopes (version 1), split by size. Binary trace requests are first
+ * scanned (ingest/otlp/scan.ts): one proved plainly valid is forwarded
+ * without being decoded here at all.
  *
  * OTLP specification, "Partial Success": `rejected_<signal>` and
  * `error_message` when some records were rejected, or `error_message` alone as
@@ -25,6 +27,7 @@ import type { EnvelopeKind, Publisher } from '../publisher.js';
 import type { ProjectLimits } from '../limits-per-project.js';
 import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf } from './decode.js';
 import { otlpProto } from './proto.js';
+import { scanTraces } from './scan.js';
 import { problemsMessage, validateLogs, validateTraces, type Validated } from './validate.js';
 
 /** What one OTLP export needs besides the request. */
@@ -91,19 +94,31 @@ export interface ExportOutcome {
  */
 export async function exportOtlp(ctx: ExportContext, signal: OtlpSignal, body: Buffer, format: RawFormat, tenant: string): Promise<ExportOutcome> {
   if (signal.kind === 'logs') await requireLogsAccepted(ctx.logsAccepted, tenant);
-  const decoded = format === 'otlp-proto' ? signal.decodeProtobuf(body) : signal.decodeJson(body);
   const now = Date.now();
-  const result = signal.validate(decoded, tenant, now, acceptanceWindow(ctx.projectLimits?.timePolicy(tenant, ctx.timePolicy) ?? ctx.timePolicy ?? { retentionDays: 30 }, now));
+  const window = acceptanceWindow(ctx.projectLimits?.timePolicy(tenant, ctx.timePolicy) ?? ctx.timePolicy ?? { retentionDays: 30 }, now);
+  const publishRaw = ctx.publisher.publishRaw;
+  const fitsOneMessage = publishRaw !== undefined && body.length <= (ctx.publisher.maxMessageBytes ?? 0);
+  if (signal.kind === 'spans' && format === 'otlp-proto' && fitsOneMessage) {
+    // Fast path: a request proved plainly valid without decoding it (ingest/otlp/scan.ts).
+    const scan = scanTraces(body, window);
+    if (scan !== null) {
+      ctx.projectLimits?.take(tenant, signal.kind, scan.spans);
+      await publishRaw!.call(ctx.publisher, { tenant, format, kind: signal.kind, receivedAtMs: now }, scan.key, body);
+      ctx.metrics?.ingestRecords.inc({ signal: signal.kind, outcome: 'accepted' }, scan.spans);
+      return { accepted: scan.spans, rejected: 0, errorMessage: '' };
+    }
+  }
+  const decoded = format === 'otlp-proto' ? signal.decodeProtobuf(body) : signal.decodeJson(body);
+  const result = signal.validate(decoded, tenant, now, window);
   if (result.rejected > 0) ctx.metrics?.ingestRecords.inc({ signal: signal.kind, outcome: 'rejected' }, result.rejected);
   if (result.accepted === 0 && result.rejected > 0) {
     throw new VigilError('VIGIL_ERR_VALIDATION', `all ${result.rejected} ${signal.noun} were rejected: ${problemsMessage(result)}`);
   }
   ctx.projectLimits?.take(tenant, signal.kind, result.accepted); // 429 before anything is published
-  const publishRaw = ctx.publisher.publishRaw;
-  if (result.rejected === 0 && publishRaw !== undefined && body.length <= (ctx.publisher.maxMessageBytes ?? 0) && result.envelopes.length > 0) {
+  if (result.rejected === 0 && fitsOneMessage && result.envelopes.length > 0) {
     // Everything accepted and it fits one message: forward the request as received.
     const meta = { tenant, format, kind: signal.kind, receivedAtMs: now };
-    await publishRaw.call(ctx.publisher, meta, envelopeKey(result.envelopes[0]!), body);
+    await publishRaw!.call(ctx.publisher, meta, envelopeKey(result.envelopes[0]!), body);
   } else {
     await ctx.publisher.publish(signal.kind, result.envelopes);
   }

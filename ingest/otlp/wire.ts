@@ -28,10 +28,10 @@ import type { DecodedLogs, DecodedTraces } from './decode.js';
 
 type Reader = protobuf.Reader;
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_FIXED32 = 5;
+export const WIRE_VARINT = 0;
+export const WIRE_FIXED64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_FIXED32 = 5;
 
 /** A nested-message or AnyValue-depth violation, mapped to DecodeError by the caller. */
 export class WireDepthError extends Error {}
@@ -44,7 +44,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * forms, surrogates, truncation); ASCII, the common case, is copied as is.
  * @throws Error on invalid UTF-8; RangeError when the length overruns.
  */
-function str(r: Reader, view: Buffer): string {
+export function str(r: Reader, view: Buffer): string {
   const len = r.size();
   const start = r.pos;
   const end = start + len;
@@ -125,7 +125,7 @@ function message(r: Reader, depth: number, top: boolean, field: (no: number, wir
 }
 
 /** Enter a length-delimited message: its end becomes the reader's limit. @returns the outer limit, for {@link leave}. */
-function enter(r: Reader, depth: number): number {
+export function enter(r: Reader, depth: number): number {
   if (depth > protobuf.Reader.recursionLimit) throw new WireDepthError('max depth exceeded');
   const len = r.size();
   const end = r.pos + len;
@@ -136,7 +136,7 @@ function enter(r: Reader, depth: number): number {
 }
 
 /** Leave the message entered by {@link enter}. */
-function leave(r: Reader, outer: number): void {
+export function leave(r: Reader, outer: number): void {
   if (r.pos !== r.len) throw new RangeError('index out of range');
   r.len = outer;
 }
