@@ -17,7 +17,10 @@
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+// kafkajs is CommonJS: Node's ESM loader does not see CompressionCodecs as a named export.
+import kafkajs from 'kafkajs';
+
+const { CompressionCodecs, CompressionTypes } = kafkajs;
 
 /** Inflate step, bytes. */
 export const INFLATE_CHUNK_BYTES = 256 * 1024;
