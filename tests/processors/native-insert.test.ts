@@ -114,6 +114,24 @@ describe('issue 6 — Native inserts store what JSONEachRow stored', () => {
     expect((a[0] as { body: string }).body).toBe(body);
   });
 
+  it("the server path's INSERT … (columns) FORMAT Native reads the block the same (chDB FROM INFILE: the same input format, String cast to LowCardinality)", async () => {
+    const [viaFormat, viaJson] = ['native-f-' + Date.now(), 'json-f-' + Date.now()];
+    const body = processBatchEncoded([spansEnvelope(viaFormat)]).bodies.spans;
+    if (body.format !== 'Native') throw new Error('expected a Native block');
+    const file = path.join(ch.location, 'vigil-inserts', `${viaFormat}.native`);
+    fs.writeFileSync(file, body.data);
+    try {
+      await ch.client.command({ query: `INSERT INTO ${ch.database}.spans (${body.columns.join(', ')}) FROM INFILE '${file}' FORMAT Native` });
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+    await ch.client.insert({ table: `${ch.database}.spans`, values: processBatch([spansEnvelope(viaJson)]).spans, format: 'JSONEachRow' });
+    const strip = (rs: unknown[]) => rs.map((r) => ({ ...(r as Record<string, unknown>), start_time: 0, end_time: 0, events: String((r as { events: string }).events).replace(/"time_unix_nano":"\d+"/g, '') }));
+    const a = await rows(ch, 'spans', viaFormat);
+    expect(a).toHaveLength(4);
+    expect(strip(a)).toEqual(strip(await rows(ch, 'spans', viaJson)));
+  });
+
   it('a replayed Native insert with the same token is dropped, and no spool file remains', async () => {
     const tenant = 'native-d-' + Date.now();
     const body = processBatchEncoded([otlpSpanEnvelope(tenant, 1, 5)]).bodies.spans;
