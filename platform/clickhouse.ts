@@ -37,7 +37,8 @@ export interface ClickHouseHandle {
    *   engine's parallel parser reads the buffer); HTTP: `INSERT … FORMAT
    *   JSONEachRow` with the text as the request body.
    * - Native. chDB: the block is written to a spool file beside the data
-   *   (`<chdb dir>/vigil-inserts/`, removed after the insert) and inserted
+   *   (`<chdb dir>/vigil-inserts/<pid>-<n>.native`, removed after the insert;
+   *   files of dead processes are removed at start-up) and inserted
    *   with `INSERT INTO t (columns) SELECT * FROM file(path, 'Native')`:
    *   chdb-node's raw insert takes text formats only, and this is ~4× cheaper
    *   than JSONEachRow (bench/README.md, "Insert format"); the dedup token
@@ -64,6 +65,28 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function columnList(columns: readonly string[]): string {
   for (const c of columns) if (!IDENTIFIER.test(c)) throw new Error(`invalid column name ${JSON.stringify(c)}`);
   return `(${columns.join(', ')})`;
+}
+
+/**
+ * Remove spool files (`<pid>-<n>.native`) left by processes that no longer
+ * run (a crash between writing and removing one). Files of a live process
+ * are kept: removing them would fail its insert in flight.
+ */
+export function removeOrphanSpoolFiles(spool: string): void {
+  for (const name of fs.readdirSync(spool)) {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && processAlive(pid)) continue;
+    fs.rmSync(path.join(spool, name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
@@ -125,8 +148,8 @@ export function createClickHouse(
   const chdb = isolateSessionSettings(createChdbConnection({ path: dir }));
   // Native insert bodies pass through files here (see insertRaw); a crash may leave some.
   const spool = path.join(dir, 'vigil-inserts');
-  fs.rmSync(spool, { recursive: true, force: true });
   fs.mkdirSync(spool, { recursive: true });
+  removeOrphanSpoolFiles(spool);
   let spooled = 0;
   const connection = chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
   const client = createClient({ connection });

@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseHandle } from '../../platform/clickhouse.js';
+import { removeOrphanSpoolFiles, type ClickHouseHandle } from '../../platform/clickhouse.js';
+import { tempDir } from '../support/harness.js';
 import { processBatch, processBatchEncoded } from '../../processors/worker.js';
 import type { Envelope } from '../../schemas/envelope.js';
 import type { KeyValue } from '../../schemas/otlp.js';
@@ -138,6 +139,16 @@ describe('issue 6 — Native inserts store what JSONEachRow stored', () => {
     for (let i = 0; i < 2; i++) await ch.insertRaw('spans', body, { insert_deduplicate: 1, insert_deduplication_token: `${tenant}-tok` });
     expect(await rows(ch, 'spans', tenant)).toHaveLength(5);
     expect(fs.readdirSync(path.join(ch.location, 'vigil-inserts'))).toEqual([]);
+  });
+
+  it('start-up removes spool files of dead processes only (a live process may have an insert in flight)', () => {
+    const dir = tempDir('spool');
+    const dead = '2147483646-1.native'; // beyond pid_max: no such process
+    const live = `${process.ppid}-7.native`;
+    const stray = 'not-a-spool-file.tmp';
+    for (const f of [dead, live, stray]) fs.writeFileSync(path.join(dir, f), 'x');
+    removeOrphanSpoolFiles(dir);
+    expect(fs.readdirSync(dir).sort()).toEqual([live]);
   });
 
   it('a row the block cannot hold falls back to JSONEachRow (ClickHouse then rejects it, and the store isolates the message)', () => {
