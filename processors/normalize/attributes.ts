@@ -187,6 +187,27 @@ export function keyValuesToPlain(kvs: KeyValue[] | undefined): Record<string, un
   return out;
 }
 
+/**
+ * The ten typed-map row columns of a record (`attributes_*`) and its resource
+ * (`resource_attributes_*`), as one object with fixed keys: the normalisers
+ * spread it into each row (cheaper per span than {@link typedColumns}'s
+ * computed keys, which showed in the worker's profile).
+ */
+export function typedMapColumns(attrs: TypedAttributes, res: TypedAttributes) {
+  return {
+    attributes_string: attrs.string,
+    attributes_int: attrs.int,
+    attributes_float: attrs.float,
+    attributes_bool: attrs.bool,
+    attributes_json: attrs.json,
+    resource_attributes_string: res.string,
+    resource_attributes_int: res.int,
+    resource_attributes_float: res.float,
+    resource_attributes_bool: res.bool,
+    resource_attributes_json: res.json,
+  };
+}
+
 /** The typed-map row columns `${prefix}_string` … `${prefix}_json` of `t`. */
 export function typedColumns<P extends string>(prefix: P, t: TypedAttributes): { [K in TypedKind as `${P}_${K}`]: TypedAttributes[K] } {
   return {

@@ -20,7 +20,7 @@ import type { NativeLog } from '../../schemas/native.js';
 import type { LogRow } from '../../schemas/rows.js';
 import { msToNs, nsToClickHouse } from '../../schemas/time.js';
 import type { AnyValue } from '../../schemas/otlp.js';
-import { anyValueToString, flattenKeyValuesTyped, flattenShared, flattenPlain, keyValuesToPlain, normalizeId, typedColumns, typedPlain, uint32 } from './attributes.js';
+import { anyValueToString, flattenKeyValuesTyped, flattenShared, flattenPlain, keyValuesToPlain, normalizeId, typedColumns, typedMapColumns, typedPlain, uint32 } from './attributes.js';
 import { parseMs, parseNs } from './spans.js';
 
 const RANGE_NAMES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
@@ -109,16 +109,7 @@ export function otlpLogToRow(
     scope_schema_url: scope?.schemaUrl ?? '',
     resource_dropped_attributes_count: uint32(resource?.droppedAttributesCount),
     resource_schema_url: resource?.schemaUrl ?? '',
-    attributes_string: attrs.typed.string,
-    attributes_int: attrs.typed.int,
-    attributes_float: attrs.typed.float,
-    attributes_bool: attrs.typed.bool,
-    attributes_json: attrs.typed.json,
-    resource_attributes_string: res.typed.string,
-    resource_attributes_int: res.typed.int,
-    resource_attributes_float: res.typed.float,
-    resource_attributes_bool: res.typed.bool,
-    resource_attributes_json: res.typed.json,
+    ...typedMapColumns(attrs.typed, res.typed),
   };
 }
 

@@ -26,7 +26,7 @@ import { msToNs, nsToClickHouse } from '../../schemas/time.js';
 import { STORABLE_WINDOW, timeProblem } from '../../schemas/limits.js';
 import { priceCall } from '../cost.js';
 import { genAiInfo } from '../genai.js';
-import { flattenKeyValuesTyped, flattenShared, flattenPlain, keyValuesToPlain, normalizeId, typedColumns, typedPlain, uint32 } from './attributes.js';
+import { flattenKeyValuesTyped, flattenShared, flattenPlain, keyValuesToPlain, normalizeId, typedColumns, typedMapColumns, typedPlain, uint32 } from './attributes.js';
 
 const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
 const STATUS_NAMES = ['unset', 'ok', 'error'] as const;
@@ -152,17 +152,7 @@ export function otlpSpanToRow(tenant: string, resource: OtlpResource | undefined
       dropped_events_count: uint32(span.droppedEventsCount),
       dropped_links_count: uint32(span.droppedLinksCount),
       links: JSON.stringify(links),
-      // Written out (not spread from typedColumns): a spread of computed keys per span showed in the profile.
-      attributes_string: attrs.typed.string,
-      attributes_int: attrs.typed.int,
-      attributes_float: attrs.typed.float,
-      attributes_bool: attrs.typed.bool,
-      attributes_json: attrs.typed.json,
-      resource_attributes_string: res.typed.string,
-      resource_attributes_int: res.typed.int,
-      resource_attributes_float: res.typed.float,
-      resource_attributes_bool: res.typed.bool,
-      resource_attributes_json: res.typed.json,
+      ...typedMapColumns(attrs.typed, res.typed),
       resource_dropped_attributes_count: uint32(resource?.droppedAttributesCount),
       resource_schema_url: resource?.schemaUrl ?? '',
       scope_attributes: scopeAttributesJson(scope),
