@@ -16,7 +16,8 @@
 import { VigilError } from '../../platform/errors.js';
 import type { AnyValue, KeyValue, OtlpLogRecord, OtlpResource, OtlpScope, OtlpSpan, OtlpSpanEvent, OtlpSpanLink } from '../../schemas/otlp.js';
 import { MAX_VALUE_DEPTH } from '../../schemas/limits.js';
-import { readLogs, readTraces, WireDepthError } from './wire.js';
+import { WireDepthError } from './wire.js';
+import { readLogs, readTraces } from './wire-records.js';
 
 /** A decoded ExportTraceServiceRequest (records not yet validated). */
 export interface DecodedTraces {
