@@ -170,8 +170,8 @@ export function createClickHouse(
       }
       const cols = columnList(body.columns);
       const file = path.join(spool, `${process.pid}-${++spooled}.native`);
-      await fs.promises.writeFile(file, body.data);
       try {
+        await fs.promises.writeFile(file, body.data);
         await client.command({
           query: `INSERT INTO ${database}.${table} ${cols} SELECT * FROM file('${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}', 'Native')`,
           // Every spool file is new: keep their schemas out of the inference cache.

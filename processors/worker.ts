@@ -175,8 +175,10 @@ function jsonEachRow(rows: readonly unknown[]): EncodedBody {
 function native<R>(rows: readonly R[], encode: (rows: readonly R[]) => Uint8Array, columns: readonly string[]): EncodedBody {
   try {
     return { format: 'Native', data: encode(rows), columns };
-  } catch {
-    return jsonEachRow(rows);
+  } catch (err) {
+    // Only a value out of the column's range (BigInt's SyntaxError / RangeError); anything else is a bug.
+    if (err instanceof RangeError || err instanceof SyntaxError) return jsonEachRow(rows);
+    throw err;
   }
 }
 

@@ -98,12 +98,14 @@ export async function exportOtlp(ctx: ExportContext, signal: OtlpSignal, body: B
   const window = acceptanceWindow(ctx.projectLimits?.timePolicy(tenant, ctx.timePolicy) ?? ctx.timePolicy ?? { retentionDays: 30 }, now);
   const publishRaw = ctx.publisher.publishRaw;
   const fitsOneMessage = publishRaw !== undefined && body.length <= (ctx.publisher.maxMessageBytes ?? 0);
+  /** Forward the request as received (version 2 message), keyed by `key`. */
+  const forward = (key: string): Promise<void> => publishRaw!.call(ctx.publisher, { tenant, format, kind: signal.kind, receivedAtMs: now }, key, body);
   if (signal.kind === 'spans' && format === 'otlp-proto' && fitsOneMessage) {
     // Fast path: a request proved plainly valid without decoding it (ingest/otlp/scan.ts).
     const scan = scanTraces(body, window);
     if (scan !== null) {
       ctx.projectLimits?.take(tenant, signal.kind, scan.spans);
-      await publishRaw!.call(ctx.publisher, { tenant, format, kind: signal.kind, receivedAtMs: now }, scan.key, body);
+      await forward(scan.key);
       ctx.metrics?.ingestRecords.inc({ signal: signal.kind, outcome: 'accepted' }, scan.spans);
       return { accepted: scan.spans, rejected: 0, errorMessage: '' };
     }
@@ -117,8 +119,7 @@ export async function exportOtlp(ctx: ExportContext, signal: OtlpSignal, body: B
   ctx.projectLimits?.take(tenant, signal.kind, result.accepted); // 429 before anything is published
   if (result.rejected === 0 && fitsOneMessage && result.envelopes.length > 0) {
     // Everything accepted and it fits one message: forward the request as received.
-    const meta = { tenant, format, kind: signal.kind, receivedAtMs: now };
-    await publishRaw!.call(ctx.publisher, meta, envelopeKey(result.envelopes[0]!), body);
+    await forward(envelopeKey(result.envelopes[0]!));
   } else {
     await ctx.publisher.publish(signal.kind, result.envelopes);
   }

@@ -19,7 +19,7 @@
  */
 import protobuf from 'protobufjs';
 import { MAX_VALUE_DEPTH, type TimeWindow } from '../../schemas/limits.js';
-import { enter, leave, str, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './wire.js';
+import { bytesAt, checkUtf8, enter, leave, str, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './wire.js';
 
 type Reader = protobuf.Reader;
 
@@ -47,23 +47,10 @@ function once(seen: number, no: number): number {
   return seen | bit;
 }
 
-/** A bytes field's bounds; throws when it overruns. */
-function bytesAt(r: Reader): [number, number] {
-  const len = r.size();
-  const start = r.pos;
-  if (start + len > r.len) throw NOT_PLAIN;
-  r.pos = start + len;
-  return [start, start + len];
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** A string field whose value is not needed: only checked to be UTF-8 (as str() would). */
+/** A string field whose value is not needed: only checked to be UTF-8, as str() would. */
 function utf8(r: Reader, view: Buffer): void {
   const [start, end] = bytesAt(r);
-  let k = start;
-  while (k < end && view[k]! < 0x80) k++;
-  if (k < end) strictUtf8.decode(view.subarray(k, end)); // throws on invalid UTF-8
+  checkUtf8(view, start, end);
 }
 
 function nonZero(view: Buffer, start: number, end: number): boolean {
@@ -144,7 +131,7 @@ function distinct(keys: string[]): void {
   if (new Set(keys).size !== keys.length) throw NOT_PLAIN;
 }
 
-/** Repeated KeyValue field `no` of a message: collects keys into `keys`. */
+/** One KeyValue of a repeated attributes field: its key is appended to `keys` (checked by distinct()). */
 function attributeInto(r: Reader, view: Buffer, keys: string[]): void {
   keys.push(keyValue(r, view, 0));
 }

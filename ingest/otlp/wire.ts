@@ -40,23 +40,31 @@ export class WireDepthError extends Error {}
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
- * A string field. Valid UTF-8 only, as protobufjs's `Reader#stringVerify`
- * (the WHATWG decoder in fatal mode rejects the same sequences: overlong
- * forms, surrogates, truncation); ASCII, the common case, is copied as is.
- * @throws Error on invalid UTF-8; RangeError when the length overruns.
+ * The bounds of a length-delimited field's bytes at the reader's position
+ * (the length varint first); the reader moves past them. No copy.
+ * @returns [start, end) offsets into the request.
+ * @throws RangeError when the length overruns the enclosing message.
  */
-export function str(r: Reader, view: Buffer): string {
+export function bytesAt(r: Reader): [number, number] {
   const len = r.size();
   const start = r.pos;
   const end = start + len;
   if (end > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
   r.pos = end;
-  if (len === 0) return '';
-  if (len <= 256) {
-    let k = start;
-    while (k < end && view[k]! < 0x80) k++;
-    if (k === end) return view.toString('latin1', start, end);
-  }
+  return [start, end];
+}
+
+/**
+ * Check that view[start, end) is valid UTF-8, as protobufjs's
+ * `Reader#stringVerify` does (the WHATWG decoder in fatal mode rejects the
+ * same sequences: overlong forms, surrogates, truncation).
+ * @returns the text when it had to be decoded (not pure ASCII), else undefined.
+ * @throws Error on invalid UTF-8.
+ */
+export function checkUtf8(view: Buffer, start: number, end: number): string | undefined {
+  let k = start;
+  while (k < end && view[k]! < 0x80) k++;
+  if (k === end) return undefined;
   try {
     return strictUtf8.decode(view.subarray(start, end));
   } catch {
@@ -64,14 +72,21 @@ export function str(r: Reader, view: Buffer): string {
   }
 }
 
-/** Bytes as lowercase hex ('' when empty), without copying them. */
+/**
+ * A string field: valid UTF-8 only (see {@link checkUtf8}); ASCII, the
+ * common case, is copied as is.
+ * @throws Error on invalid UTF-8; RangeError when the length overruns.
+ */
+export function str(r: Reader, view: Buffer): string {
+  const [start, end] = bytesAt(r);
+  if (start === end) return '';
+  return checkUtf8(view, start, end) ?? view.toString('latin1', start, end);
+}
+
+/** Bytes as lowercase hex ('' when empty), without copying them. @throws RangeError on overrun. */
 export function hexOf(r: Reader, view: Buffer): string {
-  const len = r.size();
-  const start = r.pos;
-  const end = start + len;
-  if (end > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
-  r.pos = end;
-  return len === 0 ? '' : view.toString('hex', start, end);
+  const [start, end] = bytesAt(r);
+  return start === end ? '' : view.toString('hex', start, end);
 }
 
 /** fixed64 as an exact unsigned decimal string, without BigInt or Long. */
@@ -97,32 +112,20 @@ function int64String(r: Reader): string {
 
 /**
  * Iterate the fields of one length-delimited message at the reader's
- * position (the length varint first) or of the whole buffer (`top`).
- * `field` returns false for a field it did not consume (wrong wire type or
- * unknown), which is then skipped.
+ * position (the length varint first, {@link enter}) or of the whole buffer
+ * (`top`). `field` returns false for a field it did not consume (wrong wire
+ * type or unknown), which is then skipped.
+ * @throws WireDepthError / RangeError as {@link enter} and {@link leave}; protobufjs's errors on bad wire data.
  */
 export function message(r: Reader, depth: number, top: boolean, field: (no: number, wire: number) => boolean): void {
-  if (depth > protobuf.Reader.recursionLimit) throw new WireDepthError('max depth exceeded');
-  let end: number;
-  let outer = 0;
-  if (top) end = r.len;
-  else {
-    const len = r.size();
-    end = r.pos + len;
-    if (end > r.len) throw new RangeError('index out of range');
-    outer = r.len;
-    r.len = end;
-  }
-  while (r.pos < end) {
+  const outer = top ? -1 : enter(r, depth);
+  while (r.pos < r.len) {
     const tag = r.tag();
     const wire = tag & 7;
     const no = tag >>> 3;
     if (!field(no, wire)) r.skipType(wire, depth, no);
   }
-  if (!top) {
-    if (r.pos !== end) throw new RangeError('index out of range');
-    r.len = outer;
-  }
+  if (!top) leave(r, outer);
 }
 
 /** Enter a length-delimited message: its end becomes the reader's limit. @returns the outer limit, for {@link leave}. */
@@ -152,6 +155,11 @@ const ARRAY = 16;
 const KVLIST = 32;
 const BYTES = 64;
 
+/**
+ * One AnyValue message at the reader's position, as its OTLP JSON shape.
+ * @param depth message nesting (protobufjs's recursion limit); valueDepth AnyValue nesting (MAX_VALUE_DEPTH).
+ * @throws WireDepthError when nested too deep; RangeError / Error on bad wire data or UTF-8.
+ */
 export function anyValue(r: Reader, view: Buffer, depth: number, valueDepth: number): AnyValue {
   if (valueDepth > MAX_VALUE_DEPTH) throw new WireDepthError(`attribute value: AnyValue nested deeper than ${MAX_VALUE_DEPTH} levels (arrayValue/kvlistValue); flatten the attribute`);
   let kind = 0;
@@ -202,11 +210,8 @@ export function anyValue(r: Reader, view: Buffer, depth: number, valueDepth: num
       leave(r, o);
       member = KVLIST;
     } else if (no === 7 && wire === WIRE_LEN) {
-      const len = r.size();
-      const start = r.pos;
-      if (start + len > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
-      r.pos = start + len;
-      bytes = view.toString('base64', start, start + len);
+      const [start, end] = bytesAt(r);
+      bytes = view.toString('base64', start, end);
       member = BYTES;
     } else {
       r.skipType(wire, depth, no);
@@ -230,6 +235,7 @@ export function anyValue(r: Reader, view: Buffer, depth: number, valueDepth: num
   }
 }
 
+/** One KeyValue message at the reader's position. @throws as {@link anyValue}. */
 function keyValue(r: Reader, view: Buffer, depth: number, valueDepth: number): KeyValue {
   let key = '';
   let value: AnyValue | undefined;
@@ -259,6 +265,7 @@ export function mergeAnyValue(a: AnyValue | undefined, b: AnyValue): AnyValue {
   return b;
 }
 
+/** Read one KeyValue (a record's attribute, AnyValue depth 0) and append it to `list`. @throws as {@link keyValue}. */
 export function attributeInto(list: KeyValue[], r: Reader, view: Buffer, depth: number): void {
   list.push(keyValue(r, view, depth, 0));
 }
