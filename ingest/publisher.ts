@@ -18,9 +18,14 @@
  * concurrently. A lone publish larger than the queue bound is still admitted
  * when the queue is empty (otherwise it could never pass: 429 forever).
  *
- * Idempotence is off (kafkajs' idempotent producer would require
- * maxInFlightRequests = 1); a retried send may therefore duplicate messages,
- * which OTLP accepts ("Duplicate Data" in the OTLP spec).
+ * Each batch is sent once: the producer does not retry. kafkajs' idempotent
+ * producer needs maxInFlightRequests = 1 and goes fatal on out-of-order
+ * sequence numbers after a timeout, so it is off; without it a retried produce
+ * request whose first attempt timed out but was appended (a paused broker
+ * reads both) writes the messages twice. With one attempt, an acknowledged
+ * message is in the log exactly once and a failed one at most once; the
+ * failure is a 503 and the OTLP client retries ("Retrying" in the OTLP spec),
+ * which is its own, at-least-once, copy.
  *
  * {@link createInProcessPublisher}: hands envelopes to a function (embedded
  * mode without Kafka).
@@ -37,8 +42,9 @@ export type EnvelopeKind = 'spans' | 'logs';
 export interface Publisher {
   /**
    * Durably hand over `envelopes` (all of one kind).
-   * Resolves once every message is acknowledged; nothing is partially accepted
-   * from the caller's point of view (a retry may duplicate).
+   * Resolves once every message is acknowledged, each written once; nothing is
+   * partially accepted from the caller's point of view (after a rejection some
+   * messages may still be in the log, once).
    * @throws OverloadedError (429) when the queue is full;
    *   KafkaUnavailableError (503) when Kafka did not acknowledge.
    */
@@ -107,8 +113,9 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): Publisher & {
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,
     idempotent: false,
-    // Fail fast: the HTTP client retries on 503, not us while it waits.
-    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+    // One attempt (see module doc): a retry after a timeout can duplicate what
+    // the broker already appended. The HTTP client retries on 503 instead.
+    retry: { retries: 0 },
   });
 
   let connecting: Promise<void> | null = null;

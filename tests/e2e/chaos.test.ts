@@ -10,7 +10,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaPublisher } from '../../ingest/publisher.js';
+import { createKafka } from '../../platform/kafka/client.js';
+import { ensureTopics } from '../../platform/kafka/topics.js';
 import { startLocalKafka, type LocalKafka } from '../../platform/kafka/local-broker.js';
 import { defaultCacheDir } from '../../platform/kafka/maven.js';
 import type { RunningVigil } from '../../platform/lifecycle.js';
@@ -19,6 +23,7 @@ import { buildIfStale, startVigilProcess, waitFor } from '../cli/support.js';
 import { createTestDatabase, tempDir, uniqueName } from '../support/harness.js';
 import { E2E_KEY, eventually, startTestVigil } from './support.js';
 import { TraceLoad } from './load.js';
+import type { Envelope } from '../../schemas/envelope.js';
 
 let broker: LocalKafka;
 let vigil: RunningVigil;
@@ -112,6 +117,53 @@ describe('issue 5 chaos: ClickHouse refusing inserts, broker paused and killed, 
     expect(result.complete).toBe(true);
     expect(load.acked.size).toBeGreaterThanOrEqual(250);
   }, 1_200_000);
+
+  it('regression (chaos run at 1145490: an unacknowledged trace stored twice): a produce request that timed out while the broker was paused is not re-sent', async () => {
+    const log = createLogger('silent');
+    // Every request attempt times out after 2 s; the publisher's own deadline
+    // (15 s) outlasts any retry schedule, so the publish settling means every
+    // attempt the producer was going to make has been made.
+    const kafka = createKafka({ brokers: broker.brokers, clientId: uniqueName('once'), log, requestTimeout: 2_000 });
+    const topics = { spans: uniqueName('once_spans'), logs: uniqueName('once_logs') };
+    await ensureTopics(kafka, { topics: [topics.spans, topics.logs], partitions: 1, replication: 1 });
+    const publisher = createKafkaPublisher({ kafka, topics, lingerMs: 1, log, ackTimeoutMs: 15_000 });
+    const envelope = (id: string): Envelope => ({ v: 1, kind: 'spans', format: 'native', tenant: 'once', receivedAt: Date.now(), records: [{ id }] } as unknown as Envelope);
+    try {
+      await eventually('a first publish acknowledged', async () => publisher.publish('spans', [envelope('warm-up')]).then(() => true, () => undefined), 120_000);
+      process.kill(broker.pid, 'SIGSTOP');
+      let outcome: unknown;
+      try {
+        outcome = await publisher.publish('spans', [envelope('paused')]).then(() => 'acknowledged', (err: unknown) => err);
+      } finally {
+        process.kill(broker.pid, 'SIGCONT');
+      }
+      expect(outcome).toMatchObject({ code: 'VIGIL_ERR_KAFKA_UNAVAILABLE' });
+      await eventually('a publish after the pause acknowledged', async () => publisher.publish('spans', [envelope('after')]).then(() => true, () => undefined), 120_000);
+
+      // Read the partition up to the first 'after' message (written after every attempt for 'paused').
+      const consumer = kafka.consumer({ groupId: uniqueName('once_reader') });
+      const seen: string[] = [];
+      await consumer.connect();
+      try {
+        await consumer.subscribe({ topic: topics.spans, fromBeginning: true });
+        await new Promise<void>((resolve) => {
+          void consumer.run({
+            eachMessage: async ({ message }: { message: KafkaMessage }) => {
+              const id = (JSON.parse(message.value!.toString()) as { records: Array<{ id: string }> }).records[0]!.id;
+              seen.push(id);
+              if (id === 'after') resolve();
+            },
+          });
+        });
+      } finally {
+        await consumer.disconnect();
+      }
+      expect(seen.filter((id) => id === 'paused').length).toBeLessThanOrEqual(1);
+      expect(seen.filter((id) => id === 'warm-up').length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await publisher.close();
+    }
+  }, 600_000);
 
   it('item 7: SIGTERM finishes within VIGIL_SHUTDOWN_TIMEOUT_MS while the broker does not answer', async () => {
     await buildIfStale();
