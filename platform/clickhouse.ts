@@ -51,13 +51,19 @@ export interface ClickHouseHandle {
 }
 
 /**
- * An encoded insert body: JSONEachRow text (one object per line), or one
- * ClickHouse Native block (platform/clickhouse-native.ts) whose columns, in
- * block order, are `columns`.
+ * An encoded insert body: JSONEachRow text (one object per line), or
+ * ClickHouse Native (platform/clickhouse-native.ts): one block, or several
+ * blocks of the same `columns` (in block order) that form one Native stream
+ * when written one after another (each block carries its own header).
  */
 export type InsertBody =
   | { format: 'JSONEachRow'; data: string | Uint8Array }
-  | { format: 'Native'; data: Uint8Array; columns: readonly string[] };
+  | { format: 'Native'; data: Uint8Array | readonly Uint8Array[]; columns: readonly string[] };
+
+/** The chunks of a body's data, in order. */
+function bodyChunks(data: string | Uint8Array | readonly Uint8Array[]): Array<string | Uint8Array> {
+  return typeof data === 'string' || data instanceof Uint8Array ? [data] : [...data];
+}
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -133,7 +139,7 @@ export function createClickHouse(
         const cols = body.format === 'Native' ? ` ${columnList(body.columns)}` : '';
         const r = await client.exec({
           query: `INSERT INTO ${database}.${table}${cols} FORMAT ${body.format}`,
-          values: Readable.from([typeof body.data === 'string' ? Buffer.from(body.data) : body.data]),
+          values: Readable.from(bodyChunks(body.data).map((c) => (typeof c === 'string' ? Buffer.from(c) : c))),
           clickhouse_settings: settings,
         });
         r.stream.resume();
@@ -171,7 +177,7 @@ export function createClickHouse(
       const cols = columnList(body.columns);
       const file = path.join(spool, `${process.pid}-${++spooled}.native`);
       try {
-        await fs.promises.writeFile(file, body.data);
+        await fs.promises.writeFile(file, bodyChunks(body.data));
         await client.command({
           query: `INSERT INTO ${database}.${table} ${cols} SELECT * FROM file('${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}', 'Native')`,
           // Every spool file is new: keep their schemas out of the inference cache.

@@ -62,6 +62,77 @@ export function keyOf(parts: readonly string[]): string {
 }
 
 /**
+ * Accumulates the aggregates of a batch given in parts ({@link add} per
+ * chunk of spans, then {@link finish}); the result is the same as one
+ * {@link aggregateBatch} over the concatenated parts, in the same order.
+ */
+export class SpanAggregator {
+  private readonly series = new Map<string, MetricAcc>();
+  private readonly users = new Map<string, SpanUserCostRow>();
+
+  /**
+   * Add spans (start_time as DateTime64(9) UTC literal, duration_ns in ns,
+   * cost_usd in USD or null when unpriced).
+   * @throws RangeError when a start_time is not a DateTime64 literal.
+   */
+  add(spans: readonly SpanRow[]): this {
+    const { series, users } = this;
+    for (const s of spans) {
+      const minute = minuteOf(s.start_time);
+      const cost = s.cost_usd ?? 0;
+
+      const sk = keyOf([s.tenant, minute, s.service, s.name, s.model, s.provider]);
+      let acc = series.get(sk);
+      if (!acc) {
+        acc = {
+          row: {
+            tenant: s.tenant, minute, service: s.service, operation: s.name, model: s.model, provider: s.provider,
+            count: 0, error_count: 0, duration_sum_ns: 0,
+            input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 0, unpriced_count: 0,
+          },
+          sketch: new SketchAccumulator(),
+        };
+        series.set(sk, acc);
+      }
+      const r = acc.row;
+      r.count += 1;
+      if (s.status_code === 'error') r.error_count += 1;
+      r.duration_sum_ns += s.duration_ns;
+      r.input_tokens += s.input_tokens;
+      r.output_tokens += s.output_tokens;
+      r.cached_tokens += s.cached_tokens;
+      r.cost_usd += cost;
+      r.unpriced_count += s.unpriced;
+      acc.sketch.add(s.duration_ns / 1e6);
+
+      const uk = keyOf([s.tenant, minute, s.service, s.model, s.provider, s.user_id]);
+      let u = users.get(uk);
+      if (!u) {
+        u = {
+          tenant: s.tenant, minute, service: s.service, model: s.model, provider: s.provider, user_id: s.user_id,
+          count: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 0, unpriced_count: 0,
+        };
+        users.set(uk, u);
+      }
+      u.count += 1;
+      u.input_tokens += s.input_tokens;
+      u.output_tokens += s.output_tokens;
+      u.cached_tokens += s.cached_tokens;
+      u.cost_usd += cost;
+      u.unpriced_count += s.unpriced;
+    }
+    return this;
+  }
+
+  /** The partial rows for span_metrics_1m and span_user_costs_1m, in order of first appearance. */
+  finish(): SpanAggregates {
+    const metrics: SpanMetricRow[] = [];
+    for (const { row, sketch } of this.series.values()) metrics.push({ ...row, sketch_bins: sketch.toBins(), sketch_zero: sketch.zero });
+    return { metrics, userCosts: [...this.users.values()] };
+  }
+}
+
+/**
  * Aggregate span rows per minute and series, and per minute and user.
  * @param spans normalised spans (start_time as DateTime64(9) UTC literal,
  *   duration_ns in ns, cost_usd in USD or null when unpriced).
@@ -69,55 +140,7 @@ export function keyOf(parts: readonly string[]): string {
  * @throws RangeError when a start_time is not a DateTime64 literal.
  */
 export function aggregateBatch(spans: readonly SpanRow[]): SpanAggregates {
-  const series = new Map<string, MetricAcc>();
-  const users = new Map<string, SpanUserCostRow>();
-  for (const s of spans) {
-    const minute = minuteOf(s.start_time);
-    const cost = s.cost_usd ?? 0;
-
-    const sk = keyOf([s.tenant, minute, s.service, s.name, s.model, s.provider]);
-    let acc = series.get(sk);
-    if (!acc) {
-      acc = {
-        row: {
-          tenant: s.tenant, minute, service: s.service, operation: s.name, model: s.model, provider: s.provider,
-          count: 0, error_count: 0, duration_sum_ns: 0,
-          input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 0, unpriced_count: 0,
-        },
-        sketch: new SketchAccumulator(),
-      };
-      series.set(sk, acc);
-    }
-    const r = acc.row;
-    r.count += 1;
-    if (s.status_code === 'error') r.error_count += 1;
-    r.duration_sum_ns += s.duration_ns;
-    r.input_tokens += s.input_tokens;
-    r.output_tokens += s.output_tokens;
-    r.cached_tokens += s.cached_tokens;
-    r.cost_usd += cost;
-    r.unpriced_count += s.unpriced;
-    acc.sketch.add(s.duration_ns / 1e6);
-
-    const uk = keyOf([s.tenant, minute, s.service, s.model, s.provider, s.user_id]);
-    let u = users.get(uk);
-    if (!u) {
-      u = {
-        tenant: s.tenant, minute, service: s.service, model: s.model, provider: s.provider, user_id: s.user_id,
-        count: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 0, unpriced_count: 0,
-      };
-      users.set(uk, u);
-    }
-    u.count += 1;
-    u.input_tokens += s.input_tokens;
-    u.output_tokens += s.output_tokens;
-    u.cached_tokens += s.cached_tokens;
-    u.cost_usd += cost;
-    u.unpriced_count += s.unpriced;
-  }
-  const metrics: SpanMetricRow[] = [];
-  for (const { row, sketch } of series.values()) metrics.push({ ...row, sketch_bins: sketch.toBins(), sketch_zero: sketch.zero });
-  return { metrics, userCosts: [...users.values()] };
+  return new SpanAggregator().add(spans).finish();
 }
 
 /**

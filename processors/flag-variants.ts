@@ -100,6 +100,65 @@ interface Acc {
 }
 
 /**
+ * Accumulates {@link aggregateFlagVariants} over a batch given in parts
+ * ({@link add} per chunk of spans, then {@link finish}): the same rows, in
+ * the same order, as one call over the concatenated parts.
+ */
+export class FlagVariantAggregator {
+  private readonly accs = new Map<string, Acc>();
+
+  /**
+   * Add spans (start_time a DateTime64(9) UTC literal, duration_ns in ns, cost_usd in USD or null).
+   * @throws RangeError when a start_time is not a DateTime64 literal.
+   */
+  add(spans: readonly SpanRow[]): this {
+    const accs = this.accs;
+    for (const s of spans) {
+      const evaluations = flagEvaluations(s);
+      if (evaluations.length === 0) continue;
+      const minute = minuteOf(s.start_time);
+      const ms = s.duration_ns / 1e6;
+      const cost = s.cost_usd ?? 0;
+      for (const { flag, variant } of evaluations) {
+        const k = keyOf([s.tenant, minute, flag, variant, s.service, s.name]);
+        let acc = accs.get(k);
+        if (!acc) {
+          acc = {
+            row: {
+              tenant: s.tenant, minute, flag, variant, service: s.service, operation: s.name,
+              count: 0, error_count: 0, duration_sum_ns: 0, duration_sq_sum_ms2: 0,
+              cost_usd: 0, cost_sq_sum_usd2: 0, unpriced_count: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0,
+            },
+            sketch: new SketchAccumulator(),
+          };
+          accs.set(k, acc);
+        }
+        const r = acc.row;
+        r.count += 1;
+        if (s.status_code === 'error') r.error_count += 1;
+        r.duration_sum_ns += s.duration_ns;
+        r.duration_sq_sum_ms2 += ms * ms;
+        r.cost_usd += cost;
+        r.cost_sq_sum_usd2 += cost * cost;
+        r.unpriced_count += s.unpriced;
+        r.input_tokens += s.input_tokens;
+        r.output_tokens += s.output_tokens;
+        r.cached_tokens += s.cached_tokens;
+        acc.sketch.add(ms);
+      }
+    }
+    return this;
+  }
+
+  /** The partial rows (see {@link aggregateFlagVariants}). */
+  finish(): FlagVariantMetricRow[] {
+    const out: FlagVariantMetricRow[] = [];
+    for (const { row, sketch } of this.accs.values()) out.push({ ...row, sketch_bins: sketch.toBins(), sketch_zero: sketch.zero });
+    return out;
+  }
+}
+
+/**
  * Aggregate the flag evaluations of a batch's spans per
  * (tenant, minute, flag, variant, service, operation).
  * @param spans normalised spans (start_time a DateTime64(9) UTC literal,
@@ -111,42 +170,5 @@ interface Acc {
  * @throws RangeError when a start_time is not a DateTime64 literal.
  */
 export function aggregateFlagVariants(spans: readonly SpanRow[]): FlagVariantMetricRow[] {
-  const accs = new Map<string, Acc>();
-  for (const s of spans) {
-    const evaluations = flagEvaluations(s);
-    if (evaluations.length === 0) continue;
-    const minute = minuteOf(s.start_time);
-    const ms = s.duration_ns / 1e6;
-    const cost = s.cost_usd ?? 0;
-    for (const { flag, variant } of evaluations) {
-      const k = keyOf([s.tenant, minute, flag, variant, s.service, s.name]);
-      let acc = accs.get(k);
-      if (!acc) {
-        acc = {
-          row: {
-            tenant: s.tenant, minute, flag, variant, service: s.service, operation: s.name,
-            count: 0, error_count: 0, duration_sum_ns: 0, duration_sq_sum_ms2: 0,
-            cost_usd: 0, cost_sq_sum_usd2: 0, unpriced_count: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0,
-          },
-          sketch: new SketchAccumulator(),
-        };
-        accs.set(k, acc);
-      }
-      const r = acc.row;
-      r.count += 1;
-      if (s.status_code === 'error') r.error_count += 1;
-      r.duration_sum_ns += s.duration_ns;
-      r.duration_sq_sum_ms2 += ms * ms;
-      r.cost_usd += cost;
-      r.cost_sq_sum_usd2 += cost * cost;
-      r.unpriced_count += s.unpriced;
-      r.input_tokens += s.input_tokens;
-      r.output_tokens += s.output_tokens;
-      r.cached_tokens += s.cached_tokens;
-      acc.sketch.add(ms);
-    }
-  }
-  const out: FlagVariantMetricRow[] = [];
-  for (const { row, sketch } of accs.values()) out.push({ ...row, sketch_bins: sketch.toBins(), sketch_zero: sketch.zero });
-  return out;
+  return new FlagVariantAggregator().add(spans).finish();
 }

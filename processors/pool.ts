@@ -8,10 +8,19 @@
  *
  * Back-pressure: at most `maxQueue` batches wait for a thread; `run` rejects
  * with VIGIL_ERR_OVERLOADED beyond that (piscina's "Task queue is at limit").
+ *
+ * Large batches use every thread: `runEncoded` cuts a batch of at least
+ * `splitBytes` of message values into up to `threads` contiguous chunks of
+ * about equal bytes (whole messages), runs them at once and joins the results
+ * in order (a Native stream is a sequence of blocks, JSONEachRow a sequence
+ * of lines). So one big sub-batch — one insert per table — is not limited to
+ * one thread, and the consumer can insert fewer, larger blocks. The cut is a
+ * pure function of the batch, so a replayed sub-batch gives the same rows.
  */
 import { Piscina } from 'piscina';
 import { OverloadedError, VigilError } from '../platform/errors.js';
-import type { BatchOptions, EncodedResult, WorkerItem, WorkerResult, WorkerTask } from './worker.js';
+import type { BatchOptions, EncodedBody, EncodedResult, WorkerItem, WorkerResult, WorkerTask } from './worker.js';
+import type { ProcessorTable } from './writer.js';
 
 /** The processor pool. */
 export interface WorkerPool {
@@ -31,6 +40,73 @@ export interface PoolOptions {
   threads: number;
   /** Most batches queued beyond the running ones (default threads × 4). */
   maxQueue?: number;
+  /** Least message bytes of a batch that `runEncoded` splits across threads (default 1 MiB). */
+  splitBytes?: number;
+}
+
+/** Bytes of one item's message value (an estimate of 1 KiB for an already parsed envelope). */
+function itemBytes(item: WorkerItem): number {
+  if (typeof item === 'string') return item.length;
+  if ('raw' in item && 'meta' in item) return item.raw.byteLength;
+  if ('offset' in item && 'value' in item) return typeof item.value === 'string' ? item.value.length : 1024;
+  return 1024;
+}
+
+/**
+ * Cut `items` into at most `parts` contiguous chunks of about equal bytes
+ * (each at least one message). Items must carry their offsets (Kafka
+ * messages): a chunk's rejections then name the right message.
+ * @returns the chunks in order; `[items]` when there is nothing to split.
+ */
+export function splitBatch(items: readonly WorkerItem[], parts: number, minBytes: number): WorkerItem[][] {
+  const sizes = items.map(itemBytes);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const n = Math.min(parts, items.length, Math.floor(total / Math.max(1, minBytes / parts)) || 1);
+  if (n <= 1 || total < minBytes || !items.every((i) => typeof i === 'object' && i !== null && 'offset' in i)) return [items.slice()];
+  const out: WorkerItem[][] = [];
+  let cur: WorkerItem[] = [];
+  let acc = 0;
+  for (let i = 0; i < items.length; i++) {
+    cur.push(items[i]!);
+    acc += sizes[i]!;
+    // Close the chunk at its share of the bytes, leaving one message per remaining chunk.
+    if (out.length < n - 1 && acc >= (total * (out.length + 1)) / n && items.length - i - 1 >= n - 1 - out.length) {
+      out.push(cur);
+      cur = [];
+    }
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/**
+ * Join the encoded results of consecutive chunks of one batch: Native blocks
+ * one after another, JSONEachRow text appended, counts summed, rejections in
+ * order. Null when a table's bodies differ in format (a chunk fell back to
+ * JSONEachRow): the caller then encodes the batch whole.
+ */
+export function joinEncoded(parts: readonly EncodedResult[]): EncodedResult | null {
+  const first = parts[0]!;
+  if (parts.length === 1) return first;
+  const bodies = {} as Record<ProcessorTable, EncodedBody>;
+  const counts = {} as Record<ProcessorTable, number>;
+  for (const table of Object.keys(first.bodies) as ProcessorTable[]) {
+    const list = parts.map((p) => p.bodies[table]);
+    counts[table] = parts.reduce((n, p) => n + p.counts[table], 0);
+    const f = list[0]!;
+    if (list.some((b) => b.format !== f.format)) return null;
+    if (f.format === 'Native') {
+      const blocks: Uint8Array[] = [];
+      parts.forEach((p, i) => {
+        const b = list[i]! as Extract<EncodedBody, { format: 'Native' }>;
+        if (p.counts[table] > 0) blocks.push(...(Array.isArray(b.data) ? b.data : [b.data as Uint8Array]));
+      });
+      bodies[table] = { format: 'Native', data: blocks, columns: f.columns };
+    } else {
+      bodies[table] = { format: 'JSONEachRow', data: list.map((b) => (typeof b.data === 'string' ? b.data : Buffer.from(b.data as Uint8Array).toString('utf8'))).join('') };
+    }
+  }
+  return { bodies, counts, rejected: parts.flatMap((p) => p.rejected) };
 }
 
 /** URL of the worker module matching how this module was loaded (.js built, .ts source). */
@@ -58,9 +134,17 @@ export function createWorkerPool(opts: PoolOptions): WorkerPool {
     execArgv,
   });
   let closed = false;
+  const splitBytes = opts.splitBytes ?? 1024 * 1024;
+  const encoded = (batch: readonly WorkerItem[], o?: BatchOptions): Promise<EncodedResult> =>
+    call(o === undefined ? batch : { items: batch, opts: o }, 'runEncoded') as Promise<EncodedResult>;
   return {
     run: (batch) => call(batch, 'default') as Promise<WorkerResult>,
-    runEncoded: (batch, opts) => call(opts === undefined ? batch : { items: batch, opts }, 'runEncoded') as Promise<EncodedResult>,
+    async runEncoded(batch, o) {
+      const chunks = splitBatch(batch, opts.threads, splitBytes);
+      if (chunks.length === 1) return encoded(batch, o);
+      const joined = joinEncoded(await Promise.all(chunks.map((c) => encoded(c, o))));
+      return joined ?? encoded(batch, o);
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { removeOrphanSpoolFiles, type ClickHouseHandle } from '../../platform/clickhouse.js';
 import { tempDir } from '../support/harness.js';
-import { processBatch, processBatchEncoded } from '../../processors/worker.js';
+import { BLOCK_ROWS, processBatch, processBatchEncoded } from '../../processors/worker.js';
 import type { Envelope } from '../../schemas/envelope.js';
 import type { KeyValue } from '../../schemas/otlp.js';
 import { createTestClickHouse } from '../support/clickhouse.js';
@@ -139,6 +139,33 @@ describe('issue 6 — Native inserts store what JSONEachRow stored', () => {
     for (let i = 0; i < 2; i++) await ch.insertRaw('spans', body, { insert_deduplicate: 1, insert_deduplication_token: `${tenant}-tok` });
     expect(await rows(ch, 'spans', tenant)).toHaveLength(5);
     expect(fs.readdirSync(path.join(ch.location, 'vigil-inserts'))).toEqual([]);
+  });
+
+  it('a batch larger than one block is a Native stream of blocks: the rows stored equal the JSONEachRow insert, in one part, with the same aggregates', async () => {
+    const [viaNative, viaJson] = ['native-b-' + Date.now(), 'json-b-' + Date.now()];
+    const envs = [otlpSpanEnvelope('x', 1, 700, ATTRS), otlpSpanEnvelope('x', 5000, 700), otlpSpanEnvelope('x', 9000, 300, ATTRS)];
+    const forTenant = (tenant: string) => envs.map((e, i) => ({ offset: String(i), value: JSON.stringify({ ...e, tenant }) }));
+    const encoded = processBatchEncoded(forTenant(viaNative));
+    const body = encoded.bodies.spans;
+    expect(body.format).toBe('Native');
+    expect(Array.isArray(body.data) && body.data.length).toBe(Math.ceil(1700 / BLOCK_ROWS));
+    expect(encoded.counts.spans).toBe(1700);
+    await ch.insertRaw('spans', body, { insert_deduplicate: 1, insert_deduplication_token: `${viaNative}-spans` });
+    await ch.insertRaw('span_metrics_1m', encoded.bodies.span_metrics_1m, {});
+    const whole = processBatch(forTenant(viaJson));
+    await ch.client.insert({ table: `${ch.database}.spans`, values: whole.spans, format: 'JSONEachRow' });
+    await ch.client.insert({ table: `${ch.database}.span_metrics_1m`, values: whole.metrics, format: 'JSONEachRow' });
+    const a = await rows(ch, 'spans', viaNative);
+    expect(a).toHaveLength(1700);
+    expect(a).toEqual(await rows(ch, 'spans', viaJson));
+    const parts = await ch.client.query({ query: 'SELECT uniqExact(_part) AS n FROM {db:Identifier}.spans WHERE tenant = {t:String}', query_params: { db: ch.database, t: viaNative }, format: 'JSONEachRow' });
+    expect(await parts.json()).toEqual([{ n: 1 }]);
+    const sums = async (t: string) => {
+      const rs = await ch.client.query({ query: 'SELECT operation, toString(sum(count)) AS n, toString(sum(duration_sum_ns)) AS d FROM {db:Identifier}.span_metrics_1m WHERE tenant = {t:String} GROUP BY operation', query_params: { db: ch.database, t }, format: 'JSONEachRow' });
+      return rs.json();
+    };
+    expect(await sums(viaNative)).toEqual([{ operation: 'GET /cart', n: '1700', d: expect.any(String) }]);
+    expect(await sums(viaNative)).toEqual(await sums(viaJson));
   });
 
   it('start-up removes spool files of dead processes only (a live process may have an insert in flight)', () => {
