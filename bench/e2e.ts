@@ -520,7 +520,7 @@ async function main(): Promise<void> {
       if (opt.collector) {
         // The collector runs first, while Vigil is idle (no backlog competing for the CPUs).
         if (v.brokers.length === 0) throw new Error('could not read the local broker address from Vigil\'s log ("local Kafka ready")');
-        collector = await startCollector({ bin: path.resolve(opt.collector), brokers: v.brokers, runDir, topic: 'bench.otelcol.spans', partitions: Number(process.env['VIGIL_KAFKA_PARTITIONS'] ?? 6), log: note });
+        collector = await startCollector({ bin: path.resolve(opt.collector), brokers: v.brokers, runDir, topic: 'bench.otelcol.spans', partitions: Number(process.env['VIGIL_KAFKA_PARTITIONS'] ?? 2), log: note });
         const c = collector;
         let version = 'unknown';
         try {

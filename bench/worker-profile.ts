@@ -10,6 +10,12 @@
  * `--stages` also times the stages one by one on 50 distinct requests
  * (5,000 spans), median of 6 runs each: decode (protobuf → OTLP shapes),
  * normalise (rows), aggregates, Native encoding of the span rows.
+ *
+ * `--sizes 10,50,200` times whole batches of that many distinct requests
+ * (1,000 / 5,000 / 20,000 spans; drawn in turn from 400 made up front), each
+ * encoded in blocks of 1,024 rows as the worker does and as one block (rows
+ * held until the end, as before), interleaved over 3 rounds of 4 s; process
+ * CPU per span (GC threads included), median of the rounds.
  */
 import { makeTemplate, RequestFactory, SPANS_PER_REQUEST } from './e2e/request.js';
 import { processBatchEncoded } from '../processors/worker.js';
@@ -69,4 +75,41 @@ if (process.argv.includes('--stages')) {
   stage('aggregates (series, user costs)', () => aggregateBatch(rows));
   stage('flag variants', () => aggregateFlagVariants(rows));
   stage('Native encoding of the span rows', () => encodeSpansNative(rows));
+}
+
+const sizesArg = process.argv.indexOf('--sizes');
+if (sizesArg > 0) {
+  const sizes = process.argv[sizesArg + 1]!.split(',').map(Number);
+  const factory = new RequestFactory(template);
+  const bodies = Array.from({ length: 400 }, () => new Uint8Array(factory.next().body));
+  let next = 0;
+  const batchOf = (n: number) => Array.from({ length: n }, (_, i) => ({
+    offset: String(i),
+    raw: bodies[next++ % bodies.length]!,
+    meta: { tenant: 't', format: 'otlp-proto' as const, kind: 'spans' as const, receivedAtMs: Date.now() },
+  }));
+  const results = new Map<string, number[]>();
+  for (let round = 0; round < 3; round++) {
+    for (const size of sizes) {
+      for (const [label, blockRows] of [['blocks of 1,024 rows', undefined], ['one block', Number.POSITIVE_INFINITY]] as const) {
+        processBatchEncoded(batchOf(size), { blockRows });
+        let n = 0;
+        const t = performance.now();
+        const c0 = process.cpuUsage();
+        while (performance.now() - t < 4000) {
+          processBatchEncoded(batchOf(size), { blockRows });
+          n += size * SPANS_PER_REQUEST;
+        }
+        const c = process.cpuUsage(c0);
+        const key = `${size}|${label}`;
+        results.set(key, [...(results.get(key) ?? []), (c.user + c.system) / n]);
+      }
+    }
+  }
+  process.stdout.write('\n| messages per batch | spans | encoded | process CPU µs per span (median of 3) |\n|---|---|---|---|\n');
+  for (const [key, xs] of results) {
+    const [size, label] = key.split('|') as [string, string];
+    xs.sort((a, b) => a - b);
+    process.stdout.write(`| ${size} | ${(Number(size) * SPANS_PER_REQUEST).toLocaleString('en-US')} | ${label} | ${xs[1]!.toFixed(1)} |\n`);
+  }
 }

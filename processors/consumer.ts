@@ -64,13 +64,16 @@ export interface ProcessorOptions {
   dlqTopic?: (topic: string) => string;
   /** Replication factor of DLQ topics created at start (default 1). */
   dlqReplication?: number;
-  /** Most messages per pool.run / insert (default 500). */
+  /** Most messages per pool.run / insert (default 2,000). */
   subBatchSize?: number;
   /**
    * Most bytes of (decompressed) message values per sub-batch (default
-   * 8 MiB: ~8,000 spans of OTLP protobuf). Bounds the memory of a sub-batch in
-   * flight — its messages, the worker's rows and their JSON (~3× the
-   * protobuf) — while keeping inserts in the thousands of rows.
+   * 32 MiB: ~30,000 spans of OTLP protobuf). Bounds the memory of a sub-batch
+   * in flight — its messages and their Native blocks (~2.3× the protobuf;
+   * the worker keeps only one block's rows at a time) — while letting a
+   * loaded processor insert tens of thousands of rows at a time: insert and
+   * merge CPU per span row is ~70 µs at 3,000 rows per insert, ~42 at
+   * 10,000 and ~13 at 30,000 (bench/README.md, "Fewer, larger inserts").
    */
   subBatchBytes?: number;
   /** Partitions processed at once (default 3). */
@@ -142,7 +145,7 @@ function errText(err: unknown): string {
  * Create the processor (see module doc). Nothing connects before start().
  */
 export function createProcessor(opts: ProcessorOptions): Processor {
-  const size = opts.subBatchSize ?? 500;
+  const size = opts.subBatchSize ?? 2_000;
   const backoff = opts.retry ?? { baseMs: 100, maxMs: 10_000 };
   const restartBackoff = opts.restart ?? { baseMs: 1_000, maxMs: 30_000 };
   const dlqOf = opts.dlqTopic ?? ((t: string) => `${t}.dlq`);
@@ -277,7 +280,7 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     const intent = await readIntent(batch.topic, batch.partition);
     const replayable = intent !== null && BigInt(batch.messages[0]!.offset) <= BigInt(intent.last);
     if (replayable) plog.info({ firstOffset: intent.first, lastOffset: intent.last }, 'replaying an unfinished sub-batch with its original boundaries');
-    const subs = cutSubBatches(batch.messages, size, replayable ? intent.last : undefined, opts.subBatchBytes ?? 8 * 1024 * 1024);
+    const subs = cutSubBatches(batch.messages, size, replayable ? intent.last : undefined, opts.subBatchBytes ?? 32 * 1024 * 1024);
     const key = `${batch.topic}:${batch.partition}`;
     for (let i = 0; i < subs.length; i++) {
       if (!payload.isRunning() || payload.isStale()) break;

@@ -43,6 +43,8 @@ export type WorkerItem = string | Envelope | { offset: string; value: string | E
 export interface BatchOptions {
   /** Head sampling per tenant (processors/sampling.ts); absent tenants keep every span. */
   keepRatio?: Readonly<Record<string, number>>;
+  /** Rows per Native block of {@link processBatchEncoded} (default {@link BLOCK_ROWS}; Infinity: one block, rows held until the end). */
+  blockRows?: number;
 }
 
 /** A message the worker could not turn into rows. offset: Kafka offset (decimal string) or batch index. */
@@ -223,7 +225,7 @@ function nativeBody(blocks: Uint8Array[], columns: readonly string[]): EncodedBo
  * column cannot hold): the caller encodes the batch whole, with its
  * JSONEachRow fallback.
  */
-function processInBlocks(batch: readonly WorkerItem[]): EncodedResult | null {
+function processInBlocks(batch: readonly WorkerItem[], blockRows: number): EncodedResult | null {
   const aggregates = new SpanAggregator();
   const variants = new FlagVariantAggregator();
   const spanBlocks: Uint8Array[] = [];
@@ -260,8 +262,8 @@ function processInBlocks(batch: readonly WorkerItem[]): EncodedResult | null {
       }
       for (const s of rows.spans) spans.push(s);
       for (const l of rows.logs) logs.push(l);
-      if (spans.length >= BLOCK_ROWS) flushSpans();
-      if (logs.length >= BLOCK_ROWS) flushLogs();
+      if (spans.length >= blockRows) flushSpans();
+      if (logs.length >= blockRows) flushLogs();
     }
     if (spans.length > 0) flushSpans();
     if (logs.length > 0) flushLogs();
@@ -293,7 +295,7 @@ function processInBlocks(batch: readonly WorkerItem[]): EncodedResult | null {
  */
 export function processBatchEncoded(batch: readonly WorkerItem[], opts: BatchOptions = {}): EncodedResult {
   const sampling = opts.keepRatio !== undefined && Object.values(opts.keepRatio).some((r) => r < 1);
-  return (sampling ? null : processInBlocks(batch)) ?? encodeWhole(processBatch(batch, opts));
+  return (sampling ? null : processInBlocks(batch, opts.blockRows ?? BLOCK_ROWS)) ?? encodeWhole(processBatch(batch, opts));
 }
 
 /** A pool task: the batch, or the batch with options. */
