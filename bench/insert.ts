@@ -85,7 +85,7 @@ async function child(format: Format, size: number, total: number): Promise<Figur
       }
       const e = process.cpuUsage(e0);
       encodeUs += e.user + e.system;
-      bytes += r.bodies.spans.data.length;
+      bytes += (r.bodies.spans as { data: string | Uint8Array }).data.length; // set just above: bytes, not files
       batches.push(r.bodies);
     }
     const c0 = process.cpuUsage();
@@ -93,7 +93,7 @@ async function child(format: Format, size: number, total: number): Promise<Figur
     for (let i = 0; i < batches.length; i++) {
       for (const table of TABLE_ORDER) {
         const body = batches[i]![table];
-        if (body === undefined || body.data.length === 0) continue;
+        if (body === undefined || body.format === 'NativeFiles' || body.data.length === 0) continue;
         await ch.insertRaw(table, body, { insert_deduplicate: 1, insert_deduplication_token: `b-${i}-${table}` });
       }
     }

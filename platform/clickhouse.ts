@@ -48,6 +48,13 @@ export interface ClickHouseHandle {
    *   or a Node system error code (e.g. ENOSPC writing the spool file).
    */
   insertRaw(table: string, body: InsertBody, settings: Record<string, string | number>): Promise<void>;
+  /**
+   * chDB: the directory where Native insert bodies are spooled
+   * (`<chdb dir>/vigil-inserts`); worker threads write `NativeFiles` bodies
+   * here (files named `<pid>-…`, so start-up removes those of dead
+   * processes). Undefined for a ClickHouse server.
+   */
+  spoolDir?: string;
 }
 
 /**
@@ -58,7 +65,45 @@ export interface ClickHouseHandle {
  */
 export type InsertBody =
   | { format: 'JSONEachRow'; data: string | Uint8Array }
-  | { format: 'Native'; data: Uint8Array | readonly Uint8Array[]; columns: readonly string[] };
+  | { format: 'Native'; data: Uint8Array | readonly Uint8Array[]; columns: readonly string[] }
+  | NativeFilesBody;
+
+/**
+ * A Native stream already in files (written by a worker thread), read in
+ * `paths` order; the files lie in one directory (the handle's `spoolDir` for
+ * chDB). The caller owns the files: insertRaw reads them and leaves them, so
+ * a retried insert reads them again; `bytes` is their total size.
+ */
+export interface NativeFilesBody {
+  format: 'NativeFiles';
+  paths: readonly string[];
+  columns: readonly string[];
+  bytes: number;
+}
+
+const SPOOL_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** Remove the files of the `NativeFiles` bodies among `bodies` (missing files are fine). Never throws. */
+export async function removeSpoolFiles(bodies: Readonly<Record<string, InsertBody>>): Promise<void> {
+  const paths = Object.values(bodies).flatMap((b) => (b.format === 'NativeFiles' ? b.paths : []));
+  await Promise.all(paths.map((p) => fs.promises.rm(p, { force: true }).catch(() => undefined)));
+}
+
+/** The `file()` path of `paths`: the file itself, or a `{a,b}` alternation in their common directory. @throws Error on names outside [A-Za-z0-9_.-] or different directories. */
+function fileGlob(paths: readonly string[]): string {
+  const dir = path.dirname(paths[0]!);
+  const names = paths.map((p) => {
+    const name = path.basename(p);
+    if (path.dirname(p) !== dir || !SPOOL_NAME.test(name)) throw new Error(`spool files must share a directory and have plain names: ${JSON.stringify(p)}`);
+    return name;
+  });
+  return path.join(dir, names.length === 1 ? names[0]! : `{${names.join(',')}}`);
+}
+
+/** `'…'` SQL string literal of a path. */
+function sqlString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
 
 /** The chunks of a body's data, in order. */
 function bodyChunks(data: string | Uint8Array | readonly Uint8Array[]): Array<string | Uint8Array> {
@@ -136,10 +181,15 @@ export function createClickHouse(
       mode: 'http',
       location: cfg.url,
       async insertRaw(table, body, settings) {
-        const cols = body.format === 'Native' ? ` ${columnList(body.columns)}` : '';
+        const cols = body.format === 'JSONEachRow' ? '' : ` ${columnList(body.columns)}`;
+        const values = body.format === 'NativeFiles'
+          ? Readable.from((async function* () {
+            for (const p of body.paths) yield* fs.createReadStream(p);
+          })())
+          : Readable.from(bodyChunks(body.data).map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
         const r = await client.exec({
-          query: `INSERT INTO ${database}.${table}${cols} FORMAT ${body.format}`,
-          values: Readable.from(bodyChunks(body.data).map((c) => (typeof c === 'string' ? Buffer.from(c) : c))),
+          query: `INSERT INTO ${database}.${table}${cols} FORMAT ${body.format === 'JSONEachRow' ? 'JSONEachRow' : 'Native'}`,
+          values,
           clickhouse_settings: settings,
         });
         r.stream.resume();
@@ -165,7 +215,19 @@ export function createClickHouse(
     database,
     mode: 'chdb',
     location: dir,
+    spoolDir: spool,
     async insertRaw(table, body, settings) {
+      if (body.format === 'NativeFiles') {
+        try {
+          await client.command({
+            query: `INSERT INTO ${database}.${table} ${columnList(body.columns)} SELECT * FROM file(${sqlString(fileGlob(body.paths))}, 'Native')`,
+            clickhouse_settings: { ...settings, schema_inference_use_cache_for_file: 0 },
+          });
+        } catch (err) {
+          throw withEngineCode(err);
+        }
+        return;
+      }
       if (body.format === 'JSONEachRow') {
         try {
           await chdb.chdb.rawInsert({ table: `${database}.${table}`, values: body.data, format: 'JSONEachRow', settings });
@@ -179,7 +241,7 @@ export function createClickHouse(
       try {
         await fs.promises.writeFile(file, bodyChunks(body.data));
         await client.command({
-          query: `INSERT INTO ${database}.${table} ${cols} SELECT * FROM file('${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}', 'Native')`,
+          query: `INSERT INTO ${database}.${table} ${cols} SELECT * FROM file(${sqlString(file)}, 'Native')`,
           // Every spool file is new: keep their schemas out of the inference cache.
           clickhouse_settings: { ...settings, schema_inference_use_cache_for_file: 0 },
         });

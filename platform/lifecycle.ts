@@ -228,7 +228,7 @@ export async function startVigil(config: VigilConfig, log: Logger, opts: StartOp
     let pool: WorkerPool | undefined;
     let inProcess: ((kind: 'spans' | 'logs', envelopes: unknown[]) => Promise<void>) | undefined;
     if (roles.has('processor') || transport === 'in-process') {
-      const poolh = createWorkerPool({ threads: config.processors.threads });
+      const poolh = createWorkerPool({ threads: config.processors.threads, spoolDir: ch!.spoolDir });
       pool = poolh;
       closers.push({ name: 'worker-pool', close: () => poolh.close() });
       const writer = createClickHouseWriter({ clickhouse: ch!, log });

@@ -21,6 +21,7 @@ import { Piscina } from 'piscina';
 import { OverloadedError, VigilError } from '../platform/errors.js';
 import type { BatchOptions, EncodedBody, EncodedResult, WorkerItem, WorkerResult, WorkerTask } from './worker.js';
 import type { ProcessorTable } from './writer.js';
+import { removeSpoolFiles, type NativeFilesBody } from '../platform/clickhouse.js';
 
 /** The processor pool. */
 export interface WorkerPool {
@@ -42,6 +43,12 @@ export interface PoolOptions {
   maxQueue?: number;
   /** Least message bytes of a batch that `runEncoded` splits across threads (default 1 MiB). */
   splitBytes?: number;
+  /**
+   * Directory where the workers write Native insert bodies (BatchOptions.spoolDir;
+   * the chDB handle's `spoolDir`). Unset: bodies come back as bytes. The
+   * caller of `runEncoded` owns the files ({@link removeSpoolFiles}).
+   */
+  spoolDir?: string;
 }
 
 /** Bytes of one item's message value (an estimate of 1 KiB for an already parsed envelope). */
@@ -91,19 +98,24 @@ export function joinEncoded(parts: readonly EncodedResult[]): EncodedResult | nu
   const bodies = {} as Record<ProcessorTable, EncodedBody>;
   const counts = {} as Record<ProcessorTable, number>;
   for (const table of Object.keys(first.bodies) as ProcessorTable[]) {
-    const list = parts.map((p) => p.bodies[table]);
     counts[table] = parts.reduce((n, p) => n + p.counts[table], 0);
-    const f = list[0]!;
+    // Chunks without rows for this table add nothing (and may carry an empty body of another format).
+    const list = parts.filter((p) => p.counts[table] > 0).map((p) => p.bodies[table]);
+    const f = list[0];
+    if (f === undefined) {
+      bodies[table] = first.bodies[table];
+      continue;
+    }
     if (list.some((b) => b.format !== f.format)) return null;
     if (f.format === 'Native') {
       const blocks: Uint8Array[] = [];
-      parts.forEach((p, i) => {
-        const b = list[i]! as Extract<EncodedBody, { format: 'Native' }>;
-        if (p.counts[table] > 0) blocks.push(...(Array.isArray(b.data) ? b.data : [b.data as Uint8Array]));
-      });
+      for (const b of list as Array<Extract<EncodedBody, { format: 'Native' }>>) blocks.push(...(Array.isArray(b.data) ? b.data : [b.data as Uint8Array]));
       bodies[table] = { format: 'Native', data: blocks, columns: f.columns };
+    } else if (f.format === 'NativeFiles') {
+      const files = list as NativeFilesBody[];
+      bodies[table] = { format: 'NativeFiles', paths: files.flatMap((b) => b.paths), columns: f.columns, bytes: files.reduce((n, b) => n + b.bytes, 0) };
     } else {
-      bodies[table] = { format: 'JSONEachRow', data: list.map((b) => (typeof b.data === 'string' ? b.data : Buffer.from(b.data as Uint8Array).toString('utf8'))).join('') };
+      bodies[table] = { format: 'JSONEachRow', data: (list as Array<Extract<EncodedBody, { format: 'JSONEachRow' }>>).map((b) => (typeof b.data === 'string' ? b.data : Buffer.from(b.data).toString('utf8'))).join('') };
     }
   }
   return { bodies, counts, rejected: parts.flatMap((p) => p.rejected) };
@@ -135,15 +147,23 @@ export function createWorkerPool(opts: PoolOptions): WorkerPool {
   });
   let closed = false;
   const splitBytes = opts.splitBytes ?? 1024 * 1024;
-  const encoded = (batch: readonly WorkerItem[], o?: BatchOptions): Promise<EncodedResult> =>
-    call(o === undefined ? batch : { items: batch, opts: o }, 'runEncoded') as Promise<EncodedResult>;
+  const encoded = (batch: readonly WorkerItem[], o?: BatchOptions): Promise<EncodedResult> => {
+    const withSpool = opts.spoolDir === undefined ? o : { ...o, spoolDir: opts.spoolDir };
+    return call(withSpool === undefined ? batch : { items: batch, opts: withSpool }, 'runEncoded') as Promise<EncodedResult>;
+  };
   return {
     run: (batch) => call(batch, 'default') as Promise<WorkerResult>,
     async runEncoded(batch, o) {
       const chunks = splitBatch(batch, opts.threads, splitBytes);
       if (chunks.length === 1) return encoded(batch, o);
-      const joined = joinEncoded(await Promise.all(chunks.map((c) => encoded(c, o))));
-      return joined ?? encoded(batch, o);
+      const settled = await Promise.allSettled(chunks.map((c) => encoded(c, o)));
+      const parts = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      const joined = failed === undefined ? joinEncoded(parts) : null;
+      if (joined !== null) return joined;
+      await Promise.all(parts.map((p) => removeSpoolFiles(p.bodies)));
+      if (failed !== undefined) throw failed.reason;
+      return encoded(batch, o);
     },
     async close() {
       if (closed) return;

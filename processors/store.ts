@@ -25,7 +25,8 @@ import type { Logger } from '../platform/logger.js';
 import type { VigilMetrics } from '../platform/metrics.js';
 import { retry } from '../platform/retry.js';
 import type { WorkerPool } from './pool.js';
-import type { EncodedBody, RawItem } from './worker.js';
+import { removeSpoolFiles } from '../platform/clickhouse.js';
+import type { EncodedBody, EncodedResult, RawItem } from './worker.js';
 import type { ClickHouseWriter, ProcessorTable } from './writer.js';
 
 /** Insert order of the tables. */
@@ -115,8 +116,17 @@ async function insertTable(ctx: StoreContext, table: ProcessorTable, body: Encod
 export async function storeSubBatch(ctx: StoreContext, items: readonly OffsetItem[], tokenBase: string, fromTable = 0): Promise<StoreOutcome> {
   const out: StoreOutcome = { poison: new Map(), rows: { spans: 0, span_metrics_1m: 0, span_user_costs_1m: 0, flag_variant_metrics_1m: 0, logs: 0 } };
   if (items.length === 0) return out;
-  // The worker threads build and encode the rows; the main thread only hands the bytes over.
+  // The worker threads build and encode the rows (chDB: into spool files); the main thread only hands them over.
   const result = await ctx.pool.runEncoded(items, ctx.keepRatio === undefined ? undefined : { keepRatio: ctx.keepRatio });
+  try {
+    return await insertResult(ctx, items, tokenBase, fromTable, result, out);
+  } finally {
+    await removeSpoolFiles(result.bodies);
+  }
+}
+
+/** The inserts of one pool result, from table `fromTable` on (see {@link storeSubBatch}). */
+async function insertResult(ctx: StoreContext, items: readonly OffsetItem[], tokenBase: string, fromTable: number, result: EncodedResult, out: StoreOutcome): Promise<StoreOutcome> {
   for (const r of result.rejected) out.poison.set(r.offset, r.reason);
   for (let t = fromTable; t < TABLE_ORDER.length; t++) {
     const table = TABLE_ORDER[t]!;

@@ -16,6 +16,9 @@
  * batch: series and per-user costs (processors/aggregate.ts) and feature-flag
  * evaluations per variant (processors/flag-variants.ts).
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import type { Envelope, RawMessageMeta } from '../schemas/envelope.js';
 import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf } from '../ingest/otlp/decode.js';
 import { ENVELOPE_VERSION } from '../schemas/envelope.js';
@@ -45,6 +48,15 @@ export interface BatchOptions {
   keepRatio?: Readonly<Record<string, number>>;
   /** Rows per Native block of {@link processBatchEncoded} (default {@link BLOCK_ROWS}; Infinity: one block, rows held until the end). */
   blockRows?: number;
+  /**
+   * Write the spans and logs Native blocks to files in this directory as they
+   * are encoded (`NativeFiles` bodies, named `<pid>-<thread>-<n>-<table>.native`;
+   * the caller removes them) instead of returning the bytes: the event loop
+   * then never holds the encoded rows (tens of MB per large sub-batch, whose
+   * external-memory pressure made the main thread's V8 run a full GC every
+   * few hundred ms) and they are not copied between threads.
+   */
+  spoolDir?: string;
 }
 
 /** A message the worker could not turn into rows. offset: Kafka offset (decimal string) or batch index. */
@@ -218,6 +230,48 @@ function nativeBody(blocks: Uint8Array[], columns: readonly string[]): EncodedBo
   return { format: 'Native', data: blocks.length === 1 ? blocks[0]! : blocks, columns };
 }
 
+let spooled = 0;
+
+/** Where one table's blocks go: kept in memory, or appended to a spool file (see BatchOptions.spoolDir). */
+class BlockSink {
+  private readonly blocks: Uint8Array[] = [];
+  private fd: number | undefined;
+  private file: string | undefined;
+  private bytes = 0;
+
+  constructor(private readonly table: string, private readonly columns: readonly string[], private readonly dir: string | undefined) {}
+
+  /** Add one encoded block (a view of the encoder's buffer: copied or written out here). */
+  add(block: Uint8Array): void {
+    if (this.dir === undefined) {
+      // An exact copy: a view is cloned to the main thread with its whole (larger) buffer.
+      this.blocks.push(new Uint8Array(block));
+      return;
+    }
+    if (this.fd === undefined) {
+      this.file = path.join(this.dir, `${process.pid}-${threadId}-${++spooled}-${this.table}.native`);
+      this.fd = fs.openSync(this.file, 'w');
+    }
+    for (let off = 0; off < block.length;) off += fs.writeSync(this.fd, block, off);
+    this.bytes += block.length;
+  }
+
+  /** The body (closes the file). */
+  finish(): EncodedBody {
+    if (this.fd === undefined) return nativeBody(this.blocks, this.columns);
+    fs.closeSync(this.fd);
+    this.fd = undefined;
+    return { format: 'NativeFiles', paths: [this.file!], columns: this.columns, bytes: this.bytes };
+  }
+
+  /** Close and remove the file, if any (the batch is encoded another way or failed). */
+  discard(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+    if (this.file !== undefined) fs.rmSync(this.file, { force: true });
+  }
+}
+
 /**
  * {@link processBatchEncoded} in blocks of {@link BLOCK_ROWS} rows: normalise
  * messages until a block is full, feed the aggregates, encode the block,
@@ -225,26 +279,25 @@ function nativeBody(blocks: Uint8Array[], columns: readonly string[]): EncodedBo
  * column cannot hold): the caller encodes the batch whole, with its
  * JSONEachRow fallback.
  */
-function processInBlocks(batch: readonly WorkerItem[], blockRows: number): EncodedResult | null {
+function processInBlocks(batch: readonly WorkerItem[], blockRows: number, spoolDir: string | undefined): EncodedResult | null {
   const aggregates = new SpanAggregator();
   const variants = new FlagVariantAggregator();
-  const spanBlocks: Uint8Array[] = [];
-  const logBlocks: Uint8Array[] = [];
+  const spanBlocks = new BlockSink('spans', SPAN_COLUMN_NAMES, spoolDir);
+  const logBlocks = new BlockSink('logs', LOG_COLUMN_NAMES, spoolDir);
   const rejected: Rejected[] = [];
   let spans: SpanRow[] = [];
   let logs: LogRow[] = [];
   let spanCount = 0;
   let logCount = 0;
-  // An exact copy: a block is a view of a larger, growing buffer, and a view is cloned to the main thread with its whole buffer.
   const flushSpans = (): void => {
     aggregates.add(spans);
     variants.add(spans);
-    spanBlocks.push(new Uint8Array(encodeSpansNative(spans)));
+    spanBlocks.add(encodeSpansNative(spans));
     spanCount += spans.length;
     spans = [];
   };
   const flushLogs = (): void => {
-    logBlocks.push(new Uint8Array(encodeLogsNative(logs)));
+    logBlocks.add(encodeLogsNative(logs));
     logCount += logs.length;
     logs = [];
   };
@@ -268,6 +321,8 @@ function processInBlocks(batch: readonly WorkerItem[], blockRows: number): Encod
     if (spans.length > 0) flushSpans();
     if (logs.length > 0) flushLogs();
   } catch (err) {
+    spanBlocks.discard();
+    logBlocks.discard();
     if (err instanceof RangeError || err instanceof SyntaxError) return null;
     throw err;
   }
@@ -275,11 +330,11 @@ function processInBlocks(batch: readonly WorkerItem[], blockRows: number): Encod
   const flagVariants = variants.finish();
   return {
     bodies: {
-      spans: nativeBody(spanBlocks, SPAN_COLUMN_NAMES),
+      spans: spanBlocks.finish(),
       span_metrics_1m: jsonEachRow(metrics),
       span_user_costs_1m: jsonEachRow(userCosts),
       flag_variant_metrics_1m: jsonEachRow(flagVariants),
-      logs: nativeBody(logBlocks, LOG_COLUMN_NAMES),
+      logs: logBlocks.finish(),
     },
     counts: { spans: spanCount, span_metrics_1m: metrics.length, span_user_costs_1m: userCosts.length, flag_variant_metrics_1m: flagVariants.length, logs: logCount },
     rejected,
@@ -295,7 +350,7 @@ function processInBlocks(batch: readonly WorkerItem[], blockRows: number): Encod
  */
 export function processBatchEncoded(batch: readonly WorkerItem[], opts: BatchOptions = {}): EncodedResult {
   const sampling = opts.keepRatio !== undefined && Object.values(opts.keepRatio).some((r) => r < 1);
-  return (sampling ? null : processInBlocks(batch, opts.blockRows ?? BLOCK_ROWS)) ?? encodeWhole(processBatch(batch, opts));
+  return (sampling ? null : processInBlocks(batch, opts.blockRows ?? BLOCK_ROWS, opts.spoolDir)) ?? encodeWhole(processBatch(batch, opts));
 }
 
 /** A pool task: the batch, or the batch with options. */

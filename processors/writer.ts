@@ -121,7 +121,7 @@ export function createClickHouseWriter(opts: WriterOptions): ClickHouseWriter {
   const log = opts.log.child({ component: 'clickhouse-writer' });
   return {
     async insertEncoded(table, body, token) {
-      if (body.data.length === 0) return { ok: true };
+      if ((body.format === 'NativeFiles' ? body.bytes : body.data.length) === 0) return { ok: true };
       try {
         await opts.clickhouse.insertRaw(table, body, { insert_deduplicate: 1, insert_deduplication_token: token });
         return { ok: true };

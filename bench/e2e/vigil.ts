@@ -118,8 +118,11 @@ export async function startVigilProcess(opts: StartVigilOptions): Promise<Runnin
   const warnings: Record<string, number> = {};
   let errTail: string[] = [];
   let partial = '';
+  // The banner is parsed from the first output; everything is also kept in vigil.stdout.log (e.g. NODE_OPTIONS=--trace-gc).
+  const out = fs.createWriteStream(path.join(opts.runDir, 'vigil.stdout.log'));
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
+    if (stdout.length < 1_000_000) stdout += d;
+    out.write(d);
   });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     errOut.write(d);

@@ -5,8 +5,13 @@
  * whole batch stores: the same spans, the same aggregates, the same
  * rejections (named by their Kafka offsets).
  */
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseHandle } from '../../platform/clickhouse.js';
+import { VigilError } from '../../platform/errors.js';
+import { createLogger } from '../../platform/logger.js';
+import { storeSubBatch } from '../../processors/store.js';
+import { createClickHouseWriter, type ClickHouseWriter } from '../../processors/writer.js';
 import { createWorkerPool, joinEncoded, splitBatch, type WorkerPool } from '../../processors/pool.js';
 import { TABLE_ORDER } from '../../processors/store.js';
 import { processBatchEncoded, type WorkerItem } from '../../processors/worker.js';
@@ -103,5 +108,50 @@ describe('issue 6 — a sub-batch split across worker threads', () => {
     const joined = joinEncoded([x, processBatchEncoded(messages('j3', 2))])!;
     expect(joined.counts.spans).toBe(40);
     expect(joined.bodies.span_metrics_1m.format).toBe('JSONEachRow');
+  });
+
+  describe('with a spool directory (embedded ClickHouse): the workers write the Native bodies to files', () => {
+    let spooled: WorkerPool;
+    const mine = () => fs.readdirSync(ch.spoolDir!).filter((f) => f.startsWith(`${process.pid}-`));
+    beforeAll(() => {
+      spooled = createWorkerPool({ threads: 2, splitBytes: 16 * 1024, spoolDir: ch.spoolDir });
+    });
+    afterAll(async () => {
+      await spooled?.close();
+    });
+
+    it('a split batch is one insert of both threads\' files; storeSubBatch stores the rows and removes the files', async () => {
+      const tenant = uniqueName('spool');
+      const items = messages(tenant, 40);
+      const r = await spooled.runEncoded(items);
+      expect(r.bodies.spans.format).toBe('NativeFiles');
+      const paths = r.bodies.spans.format === 'NativeFiles' ? r.bodies.spans.paths : [];
+      expect(paths).toHaveLength(2);
+      for (const p of paths) expect(fs.statSync(p).size).toBeGreaterThan(0);
+      await Promise.all(paths.map((p) => fs.promises.rm(p)));
+      for (const b of Object.values(r.bodies)) if (b.format === 'NativeFiles') for (const p of b.paths) fs.rmSync(p, { force: true });
+
+      const writer = createClickHouseWriter({ clickhouse: ch, log: createLogger('silent') });
+      const out = await storeSubBatch({ pool: spooled, writer, log: createLogger('silent'), backoff: { baseMs: 10, maxMs: 10 } }, items, `${tenant}-0-39`);
+      expect(out.rows.spans).toBe(400);
+      const [n] = await query<{ n: string; parts: string }>(ch, 'SELECT toString(count()) AS n, toString(uniqExact(_part)) AS parts FROM {db:Identifier}.spans WHERE tenant = {t:String}', tenant);
+      expect(n).toEqual({ n: '400', parts: '1' });
+      expect(mine()).toEqual([]);
+    });
+
+    it('the files are removed when the store gives up (shutdown while an insert is being retried)', async () => {
+      const tenant = uniqueName('spool_abort');
+      const abort = new AbortController();
+      const failing: ClickHouseWriter = {
+        insert: async () => ({ ok: true }),
+        insertEncoded: async () => {
+          abort.abort();
+          return { ok: false, retryable: true, error: new VigilError('VIGIL_ERR_CLICKHOUSE_UNAVAILABLE', 'down (test)') };
+        },
+      };
+      await expect(storeSubBatch({ pool: spooled, writer: failing, log: createLogger('silent'), backoff: { baseMs: 10, maxMs: 10 }, signal: abort.signal }, messages(tenant, 40), `${tenant}-0-39`))
+        .rejects.toMatchObject({ code: 'VIGIL_ERR_SHUTTING_DOWN' });
+      expect(mine()).toEqual([]);
+    });
   });
 });
