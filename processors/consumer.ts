@@ -213,8 +213,8 @@ export function createProcessor(opts: ProcessorOptions): Processor {
         letters.push({ message: m, reason: `bad version 2 message headers: ${(err as Error).message}` });
         continue;
       }
-      // A copy with its own ArrayBuffer: structured clone to the worker would copy the whole fetch buffer a slice points into.
-      if (meta !== null) items.push({ offset: m.offset, raw: new Uint8Array(m.value), meta });
+      // A view into the fetched batch: the pool copies it into a buffer of its own and transfers that (processors/pool.ts).
+      if (meta !== null) items.push({ offset: m.offset, raw: m.value, meta });
       else items.push({ offset: m.offset, value: m.value.toString('utf8') });
     }
     let keepRatio: Record<string, number> | undefined;

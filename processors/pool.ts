@@ -121,6 +121,26 @@ export function joinEncoded(parts: readonly EncodedResult[]): EncodedResult | nu
   return { bodies, counts, rejected: parts.flatMap((p) => p.rejected) };
 }
 
+/**
+ * The task with each raw message body copied into a buffer of its own, and
+ * those buffers to transfer: the worker receives them without another copy,
+ * and the event loop's copies are released at once (a body is a view into a
+ * fetched Kafka batch, which must not be cloned whole; the caller's items
+ * stay intact, so a bisection can run them again).
+ */
+function transferable(task: WorkerTask): [WorkerTask, ArrayBuffer[]] {
+  const items = Array.isArray(task) ? (task as readonly WorkerItem[]) : (task as { items: readonly WorkerItem[] }).items;
+  const transfer: ArrayBuffer[] = [];
+  const copied = items.map((i) => {
+    if (typeof i !== 'object' || i === null || !('raw' in i) || !('meta' in i)) return i;
+    const raw = new Uint8Array(i.raw);
+    transfer.push(raw.buffer);
+    return { ...i, raw };
+  });
+  if (transfer.length === 0) return [task, transfer];
+  return [Array.isArray(task) ? copied : { ...(task as { opts: BatchOptions }), items: copied }, transfer];
+}
+
 /** URL of the worker module matching how this module was loaded (.js built, .ts source). */
 export function workerUrl(): { url: URL; execArgv: string[] } {
   const isTs = new URL(import.meta.url).pathname.endsWith('.ts');
@@ -179,7 +199,8 @@ export function createWorkerPool(opts: PoolOptions): WorkerPool {
   async function call(batch: WorkerTask, name: string): Promise<WorkerResult | EncodedResult> {
       if (closed) throw new VigilError('VIGIL_ERR_SHUTTING_DOWN', 'processor pool is closed');
       try {
-        return await piscina.run(batch, { name });
+        const [task, transferList] = transferable(batch);
+        return await piscina.run(task, { name, transferList });
       } catch (err) {
         if (err instanceof Error && /queue is at limit/i.test(err.message)) {
           throw new OverloadedError(`processor queue is full (${piscina.queueSize} batches waiting)`);

@@ -19,6 +19,7 @@ import type { KeyValue } from '../../schemas/otlp.js';
 import { createTestClickHouse } from '../support/clickhouse.js';
 import { uniqueName } from '../support/harness.js';
 import { otlpSpanEnvelope } from './fixtures.js';
+import { SPAN_1, SPAN_2, TRACE_A, tracesJson, tracesProtobuf } from '../ingest/fixtures.js';
 
 const GEN_AI: KeyValue[] = [
   { key: 'gen_ai.system', value: { stringValue: 'openai' } },
@@ -98,6 +99,21 @@ describe('issue 6 — a sub-batch split across worker threads', () => {
     // 13 GenAI messages (every third of 40, less the rejected 33rd) of 10 spans; the rest without a model.
     expect(ca).toEqual([{ user_id: '', model: '', n: '260', c: '0' }, { user_id: 'u-1', model: 'gpt-4o-mini', n: '130', c: expect.any(String) }]);
     expect(ca).toEqual(await costs(whole));
+  });
+
+  it('raw message bodies (views into a fetched batch) reach the worker whole and stay intact for the caller (a bisection runs them again)', async () => {
+    const body = tracesProtobuf(tracesJson([{ traceId: TRACE_A, spanId: SPAN_1 }, { traceId: TRACE_A, spanId: SPAN_2 }]));
+    // Two requests inside one larger buffer, as kafkajs hands out message values.
+    const fetched = Buffer.concat([Buffer.alloc(100, 7), body, body, Buffer.alloc(100, 7)]);
+    const views = [fetched.subarray(100, 100 + body.length), fetched.subarray(100 + body.length, 100 + 2 * body.length)];
+    const items = views.map((raw, i) => ({ offset: String(i), raw, meta: { tenant: uniqueName('raw'), format: 'otlp-proto' as const, kind: 'spans' as const, receivedAtMs: Date.now() } }));
+    for (let round = 0; round < 2; round++) {
+      const r = await pool.runEncoded(items);
+      expect(r.rejected).toEqual([]);
+      expect(r.counts.spans).toBe(4);
+    }
+    expect(items.map((i) => Buffer.compare(i.raw, body))).toEqual([0, 0]);
+    expect(fetched.byteLength).toBe(200 + 2 * body.length);
   });
 
   it('joinEncoded: bodies of different formats for one table (a chunk fell back to JSONEachRow) are not joined', () => {
