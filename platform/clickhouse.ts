@@ -17,6 +17,7 @@ import path from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { isolateSessionSettings } from './chdb-session.js';
+import { VigilError } from './errors.js';
 import type { VigilConfig } from './config.js';
 
 export type { ClickHouseClient };
@@ -89,12 +90,15 @@ export async function removeSpoolFiles(bodies: Readonly<Record<string, InsertBod
   await Promise.all(paths.map((p) => fs.promises.rm(p, { force: true }).catch(() => undefined)));
 }
 
-/** The `file()` path of `paths`: the file itself, or a `{a,b}` alternation in their common directory. @throws Error on names outside [A-Za-z0-9_.-] or different directories. */
+/**
+ * The `file()` path of `paths`: the file itself, or a `{a,b}` alternation in their common directory.
+ * @throws VigilError VIGIL_ERR_INTERNAL (not retryable: a caller bug) on names outside [A-Za-z0-9_.-] or different directories.
+ */
 function fileGlob(paths: readonly string[]): string {
   const dir = path.dirname(paths[0]!);
   const names = paths.map((p) => {
     const name = path.basename(p);
-    if (path.dirname(p) !== dir || !SPOOL_NAME.test(name)) throw new Error(`spool files must share a directory and have plain names: ${JSON.stringify(p)}`);
+    if (path.dirname(p) !== dir || !SPOOL_NAME.test(name)) throw new VigilError('VIGIL_ERR_INTERNAL', `spool files must share a directory and have plain names: ${JSON.stringify(p)}`);
     return name;
   });
   return path.join(dir, names.length === 1 ? names[0]! : `{${names.join(',')}}`);
@@ -112,9 +116,9 @@ function bodyChunks(data: string | Uint8Array | readonly Uint8Array[]): Array<st
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** `(a, b, …)` of a Native body's columns. @throws Error on a name that is not a plain identifier. */
+/** `(a, b, …)` of a Native body's columns. @throws VigilError VIGIL_ERR_INTERNAL (not retryable: a caller bug) on a name that is not a plain identifier. */
 function columnList(columns: readonly string[]): string {
-  for (const c of columns) if (!IDENTIFIER.test(c)) throw new Error(`invalid column name ${JSON.stringify(c)}`);
+  for (const c of columns) if (!IDENTIFIER.test(c)) throw new VigilError('VIGIL_ERR_INTERNAL', `invalid column name ${JSON.stringify(c)}`);
   return `(${columns.join(', ')})`;
 }
 

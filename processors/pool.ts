@@ -27,7 +27,14 @@ import { removeSpoolFiles, type NativeFilesBody } from '../platform/clickhouse.j
 export interface WorkerPool {
   /** Normalise a batch in a worker thread. @throws VigilError VIGIL_ERR_OVERLOADED when the queue is full. */
   run(batch: readonly WorkerItem[]): Promise<WorkerResult>;
-  /** Normalise a batch and encode its rows as JSONEachRow per table, in a worker thread. Same errors as run(). */
+  /**
+   * Normalise a batch and encode its rows per table (processors/worker.ts
+   * `processBatchEncoded`: spans and logs as Native — bytes, or files in
+   * `PoolOptions.spoolDir`, which the caller removes with removeSpoolFiles —
+   * aggregates as JSONEachRow), on every thread for a batch of at least
+   * `splitBytes` (see module doc). Same errors as run(); VIGIL_ERR_INTERNAL
+   * when a worker fails.
+   */
   runEncoded(batch: readonly WorkerItem[], opts?: BatchOptions): Promise<EncodedResult>;
   /** Finish queued and running batches, then stop the threads. */
   close(): Promise<void>;
@@ -63,12 +70,14 @@ function itemBytes(item: WorkerItem): number {
  * Cut `items` into at most `parts` contiguous chunks of about equal bytes
  * (each at least one message). Items must carry their offsets (Kafka
  * messages): a chunk's rejections then name the right message.
+ * @param parts most chunks (the pool's threads).
+ * @param minBytes least total message bytes worth splitting.
  * @returns the chunks in order; `[items]` when there is nothing to split.
  */
 export function splitBatch(items: readonly WorkerItem[], parts: number, minBytes: number): WorkerItem[][] {
   const sizes = items.map(itemBytes);
   const total = sizes.reduce((a, b) => a + b, 0);
-  const n = Math.min(parts, items.length, Math.floor(total / Math.max(1, minBytes / parts)) || 1);
+  const n = Math.min(parts, items.length);
   if (n <= 1 || total < minBytes || !items.every((i) => typeof i === 'object' && i !== null && 'offset' in i)) return [items.slice()];
   const out: WorkerItem[][] = [];
   let cur: WorkerItem[] = [];

@@ -129,6 +129,21 @@ function normalise(env: Envelope): { spans: SpanRow[]; logs: LogRow[] } {
 }
 
 /**
+ * The rows of one message, or null when it is rejected (then appended to
+ * `rejected` with its offset — the Kafka offset, or `index` for items without
+ * one — and the reason).
+ */
+function normaliseItem(item: WorkerItem, index: number, rejected: Rejected[]): { spans: SpanRow[]; logs: LogRow[] } | null {
+  try {
+    return isRaw(item) ? normaliseRaw(item) : normalise(parseEnvelope(isWrapped(item) ? item.value : (item as string | Envelope)));
+  } catch (err) {
+    const reason = err instanceof SyntaxError ? `malformed JSON: ${err.message}` : err instanceof Error ? err.message : String(err);
+    rejected.push({ offset: isRaw(item) || isWrapped(item) ? item.offset : String(index), reason });
+    return null;
+  }
+}
+
+/**
  * Turn a batch of messages into rows.
  * @param batch messages (see {@link WorkerItem}).
  * @returns rows per table plus rejected messages; never throws for bad input.
@@ -136,15 +151,10 @@ function normalise(env: Envelope): { spans: SpanRow[]; logs: LogRow[] } {
 export function processBatch(batch: readonly WorkerItem[], opts: BatchOptions = {}): WorkerResult {
   const out: WorkerResult = { spans: [], logs: [], metrics: [], userCosts: [], flagVariants: [], rejected: [] };
   batch.forEach((item, i) => {
-    const offset = isRaw(item) || isWrapped(item) ? item.offset : String(i);
-    try {
-      const rows = isRaw(item) ? normaliseRaw(item) : normalise(parseEnvelope(isWrapped(item) ? item.value : (item as string | Envelope)));
-      for (const s of rows.spans) out.spans.push(s);
-      for (const l of rows.logs) out.logs.push(l);
-    } catch (err) {
-      const reason = err instanceof SyntaxError ? `malformed JSON: ${err.message}` : err instanceof Error ? err.message : String(err);
-      out.rejected.push({ offset, reason });
-    }
+    const rows = normaliseItem(item, i, out.rejected);
+    if (rows === null) return;
+    for (const s of rows.spans) out.spans.push(s);
+    for (const l of rows.logs) out.logs.push(l);
   });
   // Aggregates from every span; then (head) sampling decides which spans are stored.
   const agg = aggregateBatch(out.spans);
@@ -303,16 +313,8 @@ function processInBlocks(batch: readonly WorkerItem[], blockRows: number, spoolD
   };
   try {
     for (let i = 0; i < batch.length; i++) {
-      const item = batch[i]!;
-      const offset = isRaw(item) || isWrapped(item) ? item.offset : String(i);
-      let rows: { spans: SpanRow[]; logs: LogRow[] };
-      try {
-        rows = isRaw(item) ? normaliseRaw(item) : normalise(parseEnvelope(isWrapped(item) ? item.value : (item as string | Envelope)));
-      } catch (err) {
-        const reason = err instanceof SyntaxError ? `malformed JSON: ${err.message}` : err instanceof Error ? err.message : String(err);
-        rejected.push({ offset, reason });
-        continue;
-      }
+      const rows = normaliseItem(batch[i]!, i, rejected);
+      if (rows === null) continue;
       for (const s of rows.spans) spans.push(s);
       for (const l of rows.logs) logs.push(l);
       if (spans.length >= blockRows) flushSpans();
@@ -344,9 +346,12 @@ function processInBlocks(batch: readonly WorkerItem[], blockRows: number, spoolD
 /**
  * {@link processBatch}, encoded (see {@link EncodedResult}): the same rows,
  * aggregates and rejections. Encoded in blocks of {@link BLOCK_ROWS} rows
- * (the spans and logs bodies are then a Native stream of several blocks);
- * whole when sampling applies (its "keep traces with an error span"
- * decision needs the whole batch) or a block cannot be encoded.
+ * (the spans and logs bodies are then a Native stream of several blocks,
+ * in memory or, with `opts.spoolDir`, in files the caller must remove);
+ * whole, in memory, when sampling applies (its "keep traces with an error
+ * span" decision needs the whole batch) or a block cannot be encoded.
+ * @throws Error only on a worker bug (bad input becomes `rejected`), or a
+ *   Node system error writing a spool file (e.g. ENOSPC).
  */
 export function processBatchEncoded(batch: readonly WorkerItem[], opts: BatchOptions = {}): EncodedResult {
   const sampling = opts.keepRatio !== undefined && Object.values(opts.keepRatio).some((r) => r < 1);

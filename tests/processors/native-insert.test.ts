@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { removeOrphanSpoolFiles, type ClickHouseHandle } from '../../platform/clickhouse.js';
 import { tempDir } from '../support/harness.js';
 import { BLOCK_ROWS, processBatch, processBatchEncoded } from '../../processors/worker.js';
+import { classifyClickHouseError } from '../../processors/writer.js';
 import type { Envelope } from '../../schemas/envelope.js';
 import type { KeyValue } from '../../schemas/otlp.js';
 import { createTestClickHouse } from '../support/clickhouse.js';
@@ -166,6 +167,13 @@ describe('issue 6 — Native inserts store what JSONEachRow stored', () => {
     };
     expect(await sums(viaNative)).toEqual([{ operation: 'GET /cart', n: '1700', d: expect.any(String) }]);
     expect(await sums(viaNative)).toEqual(await sums(viaJson));
+  });
+
+  it('a malformed spool body (a caller bug) is a permanent error, not an outage retried forever', async () => {
+    const bad = { format: 'NativeFiles' as const, paths: [path.join(ch.spoolDir!, "x'; DROP TABLE spans; --.native")], columns: ['tenant'], bytes: 1 };
+    const err = await ch.insertRaw('spans', bad, {}).then(() => null, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'VIGIL_ERR_INTERNAL' });
+    expect(classifyClickHouseError(err).retryable).toBe(false);
   });
 
   it('start-up removes spool files of dead processes only (a live process may have an insert in flight)', () => {
