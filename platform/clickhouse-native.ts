@@ -221,9 +221,29 @@ export class NativeBlockWriter {
     const offsets = out.pos;
     out.pos += n * 8;
     let total = 0;
+    // The bytes of the last map written: a map object repeated on the next
+    // rows (a resource's attributes, shared by its spans) is copied, not encoded again.
+    let last: Readonly<Record<string, unknown>> | undefined;
+    let keysAt = 0;
+    let keysEnd = 0;
+    let valuesAt = 0;
+    let valuesEnd = 0;
+    let entries = 0;
     for (let i = 0; i < n; i++) {
       const m = values[i];
-      if (m !== undefined) {
+      if (m !== undefined && m === last) {
+        out.ensure(keysEnd - keysAt);
+        out.buf.copyWithin(out.pos, keysAt, keysEnd);
+        out.pos += keysEnd - keysAt;
+        aux.ensure(valuesEnd - valuesAt);
+        aux.buf.copyWithin(aux.pos, valuesAt, valuesEnd);
+        aux.pos += valuesEnd - valuesAt;
+        total += entries;
+      } else if (m !== undefined) {
+        last = m;
+        keysAt = out.pos;
+        valuesAt = aux.pos;
+        entries = 0;
         for (const key in m) {
           out.str(key);
           const v = m[key];
@@ -231,8 +251,11 @@ export class NativeBlockWriter {
           else if (value === 'Int64') aux.i64(v);
           else if (value === 'Float64') aux.f64(toFloat(v));
           else aux.u8(v ? 1 : 0);
-          total++;
+          entries++;
         }
+        keysEnd = out.pos;
+        valuesEnd = aux.pos;
+        total += entries;
       }
       out.u64(total, offsets + i * 8);
     }

@@ -83,6 +83,48 @@ export function str(r: Reader, view: Buffer): string {
   return checkUtf8(view, start, end) ?? view.toString('latin1', start, end);
 }
 
+/** Slots of the attribute-key table (a power of two); keys longer than {@link KEY_MAX} bytes are not kept. */
+const KEY_SLOTS = 4096;
+const KEY_MAX = 64;
+const keySlots: (string | undefined)[] = new Array<string | undefined>(KEY_SLOTS).fill(undefined);
+
+/**
+ * An attribute key: {@link str}, but ASCII keys of up to {@link KEY_MAX}
+ * bytes come from a fixed table of {@link KEY_SLOTS} strings (FNV-1a of the
+ * bytes picks the slot; a slot holds the last key seen there). Keys repeat
+ * from span to span, so most are found: no string is made, and the one
+ * returned is internalized, which the normalisers' keyed stores into the
+ * attribute maps (and the encoder's `for…in`) would otherwise do per key
+ * and per span. Profiled: string creation and key internalization were
+ * ~15 % of the worker's samples. The table is bounded (≤ 4,096 × 64 B).
+ * @throws as {@link str}.
+ */
+export function keyStr(r: Reader, view: Buffer): string {
+  const [start, end] = bytesAt(r);
+  const len = end - start;
+  if (len === 0) return '';
+  if (len > KEY_MAX) return checkUtf8(view, start, end) ?? view.toString('latin1', start, end);
+  let h = 0x811c9dc5;
+  let ascii = 0;
+  for (let k = start; k < end; k++) {
+    const c = view[k]!;
+    ascii |= c;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  if (ascii >= 0x80) return checkUtf8(view, start, end)!;
+  const slot = (h ^ (h >>> 16)) & (KEY_SLOTS - 1);
+  const cached = keySlots[slot];
+  if (cached !== undefined && cached.length === len) {
+    let k = 0;
+    while (k < len && cached.charCodeAt(k) === view[start + k]) k++;
+    if (k === len) return cached;
+  }
+  // Object.keys answers the internalized copy of a property name.
+  const key = Object.keys({ [view.toString('latin1', start, end)]: 0 })[0]!;
+  keySlots[slot] = key;
+  return key;
+}
+
 /** Bytes as lowercase hex ('' when empty), without copying them. @throws RangeError on overrun. */
 export function hexOf(r: Reader, view: Buffer): string {
   const [start, end] = bytesAt(r);
@@ -242,7 +284,7 @@ function keyValue(r: Reader, view: Buffer, depth: number, valueDepth: number): K
   const outer = enter(r, depth);
   while (r.pos < r.len) {
     const tag = r.tag();
-    if (tag === ((1 << 3) | WIRE_LEN)) key = str(r, view);
+    if (tag === ((1 << 3) | WIRE_LEN)) key = keyStr(r, view);
     else if (tag === ((2 << 3) | WIRE_LEN)) value = mergeAnyValue(value, anyValue(r, view, depth + 1, valueDepth));
     else r.skipType(tag & 7, depth, tag >>> 3);
   }

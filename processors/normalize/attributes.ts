@@ -148,14 +148,32 @@ function typedOfAnyValue(v: AnyValue | undefined): [TypedKind, string | number] 
 export function flattenKeyValuesTyped(kvs: KeyValue[] | undefined): FlattenedAttributes {
   const out: FlattenedAttributes = { all: {}, typed: emptyTyped() };
   if (!Array.isArray(kvs)) return out;
+  const all = out.all;
+  const t = out.typed;
   for (const kv of kvs) {
     if (!kv || typeof kv.key !== 'string') continue;
+    const key = kv.key;
     // A duplicate key (rare) may change type: only then clear it from the other maps.
-    const duplicate = kv.key in out.all;
-    out.all[kv.key] = anyValueToString(kv.value);
-    const [kind, value] = typedOfAnyValue(kv.value);
-    if (duplicate) putTyped(out.typed, kv.key, kind, value);
-    else (out.typed[kind] as Record<string, string | number>)[kv.key] = value;
+    if (key in all) {
+      all[key] = anyValueToString(kv.value);
+      const [kind, value] = typedOfAnyValue(kv.value);
+      putTyped(t, key, kind, value);
+      continue;
+    }
+    // The common members inline (no [kind, value] pair per attribute); the rest as typedOfAnyValue.
+    const v = kv.value;
+    if (v !== undefined && v !== null && v.stringValue !== undefined) {
+      all[key] = v.stringValue;
+      t.string[key] = v.stringValue;
+    } else if (v !== undefined && v !== null && v.intValue !== undefined && v.boolValue === undefined) {
+      const i = String(v.intValue);
+      all[key] = i;
+      t.int[key] = i;
+    } else {
+      all[key] = anyValueToString(v);
+      const [kind, value] = typedOfAnyValue(v);
+      (t[kind] as Record<string, string | number>)[key] = value;
+    }
   }
   return out;
 }
