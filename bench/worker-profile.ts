@@ -4,12 +4,16 @@
  * ingest) in a loop on the main thread, so `node --cpu-prof` shows where a
  * worker thread spends its time per span. Prints µs per span.
  *
- *   npx tsx bench/worker-profile.ts [seconds] [--stages]
+ *   npx tsx bench/worker-profile.ts [seconds] [--stages] [--alloc] [--sizes LIST]
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/worker-profile.ts 10
  *
  * `--stages` also times the stages one by one on 50 distinct requests
  * (5,000 spans), median of 6 runs each: decode (protobuf → OTLP shapes),
  * normalise (rows), aggregates, Native encoding of the span rows.
+ *
+ * `--alloc` prints bytes allocated per span by function (V8 sampling heap
+ * profiler, objects already collected by GC included; 20 distinct requests
+ * per batch).
  *
  * `--sizes 10,50,200` times whole batches of that many distinct requests
  * (1,000 / 5,000 / 20,000 spans; drawn in turn from 400 made up front), each
@@ -112,4 +116,39 @@ if (sizesArg > 0) {
     xs.sort((a, b) => a - b);
     process.stdout.write(`| ${size} | ${(Number(size) * SPANS_PER_REQUEST).toLocaleString('en-US')} | ${label} | ${xs[1]!.toFixed(1)} |\n`);
   }
+}
+
+if (process.argv.includes('--alloc')) {
+  // Bytes allocated per span by function, objects already collected included
+  // (V8's sampling heap profiler, one sample per 4 KiB on average).
+  const { Session } = await import('node:inspector/promises');
+  const factory = new RequestFactory(template);
+  const items = Array.from({ length: 20 }, (_, i) => ({
+    offset: String(i),
+    raw: new Uint8Array(factory.next().body),
+    meta: { tenant: 't', format: 'otlp-proto' as const, kind: 'spans' as const, receivedAtMs: Date.now() },
+  }));
+  for (let i = 0; i < 100; i++) processBatchEncoded(items);
+  interface ProfileNode { callFrame: { functionName: string; url: string }; selfSize: number; children: ProfileNode[] }
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  const rounds = 200;
+  for (let i = 0; i < rounds; i++) processBatchEncoded(items);
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: ProfileNode } };
+  session.disconnect();
+  const bytes = new Map<string, number>();
+  let total = 0;
+  const walk = (n: ProfileNode): void => {
+    const where = n.callFrame.url.includes('node_modules') ? n.callFrame.url.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, '$1') : n.callFrame.url.split('/').slice(-2).join('/');
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${where}`;
+    bytes.set(key, (bytes.get(key) ?? 0) + n.selfSize);
+    total += n.selfSize;
+    n.children.forEach(walk);
+  };
+  walk(profile.head);
+  const spans = rounds * items.length * SPANS_PER_REQUEST;
+  process.stdout.write(`\nallocated ~${(total / spans).toFixed(0)} bytes per span (sampled); top functions:\n`);
+  for (const [key, b] of [...bytes].sort((x, y) => y[1] - x[1]).slice(0, 20)) process.stdout.write(`  ${(b / spans).toFixed(0).padStart(6)} B/span  ${key}\n`);
 }
