@@ -79,7 +79,11 @@ export function checkUtf8(view: Buffer, start: number, end: number): string | un
  */
 export function str(r: Reader, view: Buffer): string {
   const [start, end] = bytesAt(r);
-  if (start === end) return '';
+  return start === end ? '' : textAt(view, start, end);
+}
+
+/** view[start, end) as text: checked UTF-8 ({@link checkUtf8}), ASCII copied as is. @throws Error on invalid UTF-8. */
+function textAt(view: Buffer, start: number, end: number): string {
   return checkUtf8(view, start, end) ?? view.toString('latin1', start, end);
 }
 
@@ -89,21 +93,23 @@ const KEY_MAX = 64;
 const keySlots: (string | undefined)[] = new Array<string | undefined>(KEY_SLOTS).fill(undefined);
 
 /**
- * An attribute key: {@link str}, but ASCII keys of up to {@link KEY_MAX}
- * bytes come from a fixed table of {@link KEY_SLOTS} strings (FNV-1a of the
- * bytes picks the slot; a slot holds the last key seen there). Keys repeat
- * from span to span, so most are found: no string is made, and the one
- * returned is internalized, which the normalisers' keyed stores into the
- * attribute maps (and the encoder's `for…in`) would otherwise do per key
- * and per span. Profiled: string creation and key internalization were
- * ~15 % of the worker's samples. The table is bounded (≤ 4,096 × 64 B).
- * @throws as {@link str}.
+ * An attribute key (KeyValue field 1) at the reader's position: the same
+ * string as {@link str}, but ASCII keys of up to {@link KEY_MAX} bytes come
+ * from a fixed table of {@link KEY_SLOTS} strings (FNV-1a of the bytes picks
+ * the slot, the bytes are compared; a slot holds the last key seen there).
+ * Keys repeat from span to span, so most are found: no string is made, and
+ * the one returned is internalized, which the normalisers' keyed stores into
+ * the attribute maps would otherwise do again per key and per span (with
+ * the flattening changes, 15–20 % less worker CPU per span; bench/README.md,
+ * "Where the CPU and the memory go"). Bounded: ≤ 4,096 strings of ≤ 64 B.
+ * @param view the request bytes the reader reads.
+ * @throws Error on invalid UTF-8; RangeError when the length overruns.
  */
 export function keyStr(r: Reader, view: Buffer): string {
   const [start, end] = bytesAt(r);
   const len = end - start;
   if (len === 0) return '';
-  if (len > KEY_MAX) return checkUtf8(view, start, end) ?? view.toString('latin1', start, end);
+  if (len > KEY_MAX) return textAt(view, start, end);
   let h = 0x811c9dc5;
   let ascii = 0;
   for (let k = start; k < end; k++) {

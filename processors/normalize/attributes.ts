@@ -129,16 +129,43 @@ function putTyped(t: TypedAttributes, key: string, kind: TypedKind, value: strin
   (t[kind] as Record<string, string | number>)[key] = value;
 }
 
-/** Where one OTLP AnyValue goes among the typed maps. */
-function typedOfAnyValue(v: AnyValue | undefined): [TypedKind, string | number] {
-  if (v === undefined || v === null) return ['json', 'null'];
-  if (v.stringValue !== undefined) return ['string', v.stringValue];
-  if (v.boolValue !== undefined) return ['bool', v.boolValue ? 1 : 0];
-  if (v.intValue !== undefined) return ['int', String(v.intValue)];
-  if (v.doubleValue !== undefined) return ['float', floatCell(Number(v.doubleValue))];
-  if (v.bytesValue !== undefined) return ['string', v.bytesValue];
-  if (v.arrayValue !== undefined || v.kvlistValue !== undefined) return ['json', JSON.stringify(anyValueToPlain(v))];
-  return ['json', 'null'];
+/**
+ * Store one OTLP attribute: in `out.all` as {@link anyValueToString} gives it,
+ * and in the one typed map of its value type (module doc); a duplicate key
+ * (rare) moves to its new type's map. The string and typed forms are made
+ * here in one pass, in locals: this runs for every attribute of every span,
+ * and a `[kind, value]` pair per attribute showed in the worker's profile.
+ */
+function storeAttribute(out: FlattenedAttributes, key: string, v: AnyValue | undefined): void {
+  let kind: TypedKind = 'json';
+  let typed: string | number = 'null';
+  let text = '';
+  if (v === undefined || v === null) {
+    // An empty value: '' and 'null' (the defaults above).
+  } else if (v.stringValue !== undefined) {
+    kind = 'string';
+    typed = text = v.stringValue;
+  } else if (v.boolValue !== undefined) {
+    kind = 'bool';
+    typed = v.boolValue ? 1 : 0;
+    text = v.boolValue ? 'true' : 'false';
+  } else if (v.intValue !== undefined) {
+    kind = 'int';
+    typed = text = String(v.intValue);
+  } else if (v.doubleValue !== undefined) {
+    kind = 'float';
+    typed = floatCell(Number(v.doubleValue));
+    text = String(v.doubleValue);
+  } else if (v.bytesValue !== undefined) {
+    kind = 'string';
+    typed = text = v.bytesValue;
+  } else if (v.arrayValue !== undefined || v.kvlistValue !== undefined) {
+    typed = text = JSON.stringify(anyValueToPlain(v));
+  }
+  const duplicate = key in out.all;
+  out.all[key] = text;
+  if (duplicate) putTyped(out.typed, key, kind, typed);
+  else (out.typed[kind] as Record<string, string | number>)[key] = typed;
 }
 
 /**
@@ -148,33 +175,7 @@ function typedOfAnyValue(v: AnyValue | undefined): [TypedKind, string | number] 
 export function flattenKeyValuesTyped(kvs: KeyValue[] | undefined): FlattenedAttributes {
   const out: FlattenedAttributes = { all: {}, typed: emptyTyped() };
   if (!Array.isArray(kvs)) return out;
-  const all = out.all;
-  const t = out.typed;
-  for (const kv of kvs) {
-    if (!kv || typeof kv.key !== 'string') continue;
-    const key = kv.key;
-    // A duplicate key (rare) may change type: only then clear it from the other maps.
-    if (key in all) {
-      all[key] = anyValueToString(kv.value);
-      const [kind, value] = typedOfAnyValue(kv.value);
-      putTyped(t, key, kind, value);
-      continue;
-    }
-    // The common members inline (no [kind, value] pair per attribute); the rest as typedOfAnyValue.
-    const v = kv.value;
-    if (v !== undefined && v !== null && v.stringValue !== undefined) {
-      all[key] = v.stringValue;
-      t.string[key] = v.stringValue;
-    } else if (v !== undefined && v !== null && v.intValue !== undefined && v.boolValue === undefined) {
-      const i = String(v.intValue);
-      all[key] = i;
-      t.int[key] = i;
-    } else {
-      all[key] = anyValueToString(v);
-      const [kind, value] = typedOfAnyValue(v);
-      (t[kind] as Record<string, string | number>)[key] = value;
-    }
-  }
+  for (const kv of kvs) if (kv && typeof kv.key === 'string') storeAttribute(out, kv.key, kv.value);
   return out;
 }
 
