@@ -95,30 +95,6 @@ class ByteSink {
     if (at < 0) this.pos += 8;
   }
 
-  /**
-   * Int64 little endian of an exact decimal string or a number; safe
-   * integers without BigInt.
-   * @throws SyntaxError / RangeError when not an integer in the Int64 range.
-   */
-  i64(v: unknown): void {
-    this.ensure(8);
-    const n = typeof v === 'number' ? v : typeof v === 'string' && v.length <= 15 ? Number(v) : Number.NaN;
-    if (Number.isSafeInteger(n)) {
-      const m = Math.abs(n);
-      let lo = m % 0x1_0000_0000 >>> 0;
-      let hi = Math.floor(m / 0x1_0000_0000) >>> 0;
-      if (n < 0) {
-        lo = (~lo + 1) >>> 0;
-        hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
-      }
-      this.buf.writeUInt32LE(lo, this.pos);
-      this.buf.writeUInt32LE(hi, this.pos + 4);
-      this.pos += 8;
-      return;
-    }
-    this.pos = this.buf.writeBigInt64LE(BigInt(v as string | number), this.pos);
-  }
-
   f64(v: number): void {
     this.ensure(8);
     this.pos = this.buf.writeDoubleLE(v, this.pos);
@@ -206,12 +182,10 @@ export class NativeBlockWriter {
    * A `Map(String, V)` column, in one pass over each map: the entry counts
    * are written into space reserved before the keys, the values into a
    * second buffer appended after them.
-   * @param value how one value is written: 'String'; 'Int64' (exact decimal
-   *   strings, or numbers); 'Float64' (numbers, or 'nan' / 'inf' / '-inf');
-   *   'UInt8' (0 / 1).
-   * @throws SyntaxError / RangeError when an Int64 value is not an integer in range.
+   * @param value how one value is written: 'String'; 'UInt8' (numbers 0–255 as they are — e.g. Enum8 codes, which the insert
+   *   casts — and other values as 0 / 1 by truthiness).
    */
-  map(name: string, value: 'String' | 'Int64' | 'Float64' | 'UInt8', values: ArrayLike<Readonly<Record<string, unknown>> | undefined>): void {
+  map(name: string, value: 'String' | 'UInt8', values: ArrayLike<Readonly<Record<string, unknown>> | undefined>): void {
     this.begin(name, `Map(String, ${value})`);
     const out = this.out;
     const aux = (this.aux ??= new ByteSink(64 * 1024));
@@ -248,9 +222,7 @@ export class NativeBlockWriter {
           out.str(key);
           const v = m[key];
           if (value === 'String') aux.str(v as string);
-          else if (value === 'Int64') aux.i64(v);
-          else if (value === 'Float64') aux.f64(toFloat(v));
-          else aux.u8(v ? 1 : 0);
+          else aux.u8(typeof v === 'number' ? v : v ? 1 : 0);
           entries++;
         }
         keysEnd = out.pos;
@@ -270,12 +242,4 @@ export class NativeBlockWriter {
     if (this.columns !== this.header) throw new Error(`Native block announced ${this.header} columns, ${this.columns} written`);
     return this.out.buf.subarray(0, this.out.pos);
   }
-}
-
-function toFloat(v: unknown): number {
-  if (typeof v === 'number') return v;
-  if (v === 'nan') return Number.NaN;
-  if (v === 'inf') return Number.POSITIVE_INFINITY;
-  if (v === '-inf') return Number.NEGATIVE_INFINITY;
-  return Number(v);
 }

@@ -191,10 +191,11 @@ function jsonEachRow(rows: readonly unknown[]): EncodedBody {
 }
 
 /**
- * Rows as a Native block; rows the block cannot hold (an Int64 attribute
- * value out of range, which ingest validation rejects but an old message
- * may carry) fall back to JSONEachRow, so that ClickHouse rejects them and
- * the store isolates the offending message (processors/store.ts) as before.
+ * Rows as a Native block; rows the block cannot hold (a value out of its
+ * column's range — none is known since migration 0016 stores attribute values
+ * as text, an intValue beyond Int64 included) fall back to JSONEachRow, so
+ * that ClickHouse rejects them and the store isolates the offending message
+ * (processors/store.ts).
  */
 function native<R>(rows: readonly R[], encode: (rows: readonly R[]) => Uint8Array, columns: readonly string[]): EncodedBody {
   try {

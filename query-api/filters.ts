@@ -174,8 +174,13 @@ export interface FilterSql {
 
 /**
  * WHERE fragments for parsed filters over a table with the attribute columns
- * of spans / logs (`attributes`, `attributes_int`, `attributes_float`,
- * `attributes_string` and the `resource_attributes*` equivalents).
+ * of spans / logs. Every filter reads one map, `attributes` or
+ * `resource_attributes`, where every value is stored as text (old rows and
+ * new alike, migration 0016): numeric comparisons parse the text — an Int64
+ * exactly (`toInt64OrNull`) when the literal is an integer, else as Float64
+ * (`toFloat64OrNull`, which also reads 'NaN' / 'Infinity') — so int and double
+ * attributes and numeric-looking strings compare as numbers, as with the
+ * typed maps of 0007, without reading them.
  * @param prefix placeholder prefix, unique per query (e.g. 'af').
  * @param table qualify the columns with this table name (e.g. 'logs') when the
  *   query's SELECT list has aliases named like the attribute columns (which
@@ -192,19 +197,18 @@ export function filtersSql(filters: readonly AttributeFilter[], prefix = 'af', t
     params[`${p}_k`] = f.key;
     const text = `${col}[${k}]`;
     const has = `mapContains(${col}, ${k})`;
-    const floatOf = `if(mapContains(${col}_float, ${k}), ${col}_float[${k}], toFloat64OrNull(${col}_string[${k}]))`;
-    const numOf = `if(mapContains(${col}_int, ${k}), toFloat64(${col}_int[${k}]), ${floatOf})`;
-    /** Numeric comparison of the attribute with value j (exact Int64 for integer literals). */
+    const numOf = `toFloat64OrNull(${text})`;
+    /** Numeric comparison of the attribute with value j (exact Int64 for integer literals and integer texts). */
     const numCmp = (op: string, j: number): string => {
       const v = f.values[j]!;
       // As text: the client refuses JS numbers beyond 2^53; ClickHouse parses the Float64.
       params[`${p}_n${j}`] = String(Number(v));
-      const asFloat = `ifNull(${floatOf} ${op} {${p}_n${j}:Float64}, 0)`;
+      const asFloat = `ifNull(${numOf} ${op} {${p}_n${j}:Float64}, 0)`;
       if (isInt64(v)) {
         params[`${p}_i${j}`] = BigInt(v).toString();
-        return `if(mapContains(${col}_int, ${k}), ${col}_int[${k}] ${op} {${p}_i${j}:Int64}, ${asFloat})`;
+        return `ifNull(toInt64OrNull(${text}) ${op} {${p}_i${j}:Int64}, ${asFloat})`;
       }
-      return `if(mapContains(${col}_int, ${k}), ifNull(toFloat64(${col}_int[${k}]) ${op} {${p}_n${j}:Float64}, 0), ${asFloat})`;
+      return asFloat;
     };
     const eq = (j: number): string => {
       params[`${p}_v${j}`] = f.values[j];

@@ -1,6 +1,8 @@
 /**
  * Typed attribute values for API answers (issue 8, "Fidelity of what is
- * stored"), read from the typed map columns of migration 0007.
+ * stored"), read from the typed map columns of migration 0007 — since 0017
+ * ALIAS columns that derive the same maps from the text map and the type
+ * codes of 0016 (and read the stored maps of older rows).
  *
  * SQL: {@link typedAttributeColumns} selects a prefix's maps with every value
  * as a string (`toString` keeps Int64 exact and renders non-finite doubles as

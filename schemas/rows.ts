@@ -49,20 +49,15 @@ export interface SpanRow {
   dropped_links_count?: number;
   /** JSON array of {trace_id, span_id, trace_state, attributes (typed JSON values), dropped_attributes_count?, flags?}. */
   links?: string;
-  /** Typed attribute maps (processors/normalize/attributes.ts TypedAttributes): each key in exactly one. */
-  attributes_string?: Record<string, string>;
-  /** Int64 values as exact decimal strings (ClickHouse parses quoted integers). */
-  attributes_int?: Record<string, string>;
-  /** Float64; non-finite as 'nan' / 'inf' / '-inf'. */
-  attributes_float?: Record<string, number | string>;
-  attributes_bool?: Record<string, number>;
-  /** Arrays and kvlists as JSON text. */
-  attributes_json?: Record<string, string>;
-  resource_attributes_string?: Record<string, string>;
-  resource_attributes_int?: Record<string, string>;
-  resource_attributes_float?: Record<string, number | string>;
-  resource_attributes_bool?: Record<string, number>;
-  resource_attributes_json?: Record<string, string>;
+  /**
+   * Type codes of the attributes whose value is not a string (migration 0016,
+   * processors/normalize/attributes.ts ATTRIBUTE_TYPE: 1 int, 2 double,
+   * 3 bool, 4 json, 5 empty); the values are the texts in `attributes`.
+   */
+  attributes_types?: Record<string, number>;
+  resource_attributes_types?: Record<string, number>;
+  /** 1: attributes stored once with their types (0016); a row without it is read as an old row. */
+  attributes_format?: 0 | 1;
   resource_dropped_attributes_count?: number;
   resource_schema_url?: string;
   /** JSON object of the instrumentation scope's attributes (typed JSON values). */
@@ -102,16 +97,15 @@ export interface LogRow {
   scope_schema_url?: string;
   resource_dropped_attributes_count?: number;
   resource_schema_url?: string;
-  attributes_string?: Record<string, string>;
-  attributes_int?: Record<string, string>;
-  attributes_float?: Record<string, number | string>;
-  attributes_bool?: Record<string, number>;
-  attributes_json?: Record<string, string>;
-  resource_attributes_string?: Record<string, string>;
-  resource_attributes_int?: Record<string, string>;
-  resource_attributes_float?: Record<string, number | string>;
-  resource_attributes_bool?: Record<string, number>;
-  resource_attributes_json?: Record<string, string>;
+  /**
+   * Type codes of the attributes whose value is not a string (migration 0016,
+   * processors/normalize/attributes.ts ATTRIBUTE_TYPE: 1 int, 2 double,
+   * 3 bool, 4 json, 5 empty); the values are the texts in `attributes`.
+   */
+  attributes_types?: Record<string, number>;
+  resource_attributes_types?: Record<string, number>;
+  /** 1: attributes stored once with their types (0016); a row without it is read as an old row. */
+  attributes_format?: 0 | 1;
 }
 
 /**

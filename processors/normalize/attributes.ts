@@ -9,14 +9,14 @@
  *   their plain values; bytes (OTLP) as the base64 string; empty value → ''.
  * Later duplicates of a key win.
  *
- * Typed columns (migration 0007, {@link TypedAttributes}) keep the OTLP value
- * type: `*_string` (stringValue, and bytesValue as base64), `*_int` (intValue,
- * int64 as an exact decimal string in the JSONEachRow row), `*_float`
- * (doubleValue; NaN / ±Infinity as 'nan' / 'inf' / '-inf', which ClickHouse
- * parses into Float64), `*_bool` (0 / 1), `*_json` (arrayValue and kvlistValue
- * as compact JSON of their plain values; an empty AnyValue as 'null'). Each key
- * is in exactly one typed map (the last duplicate decides), and also, as a
- * string, in the legacy `attributes` / `resource_attributes` map.
+ * Types (migration 0016, {@link FlattenedAttributes}): the text above is the
+ * one stored value; a key whose OTLP value is not a string also gets a type
+ * code in `attributes_types` / `resource_attributes_types` — int (the text is
+ * the exact decimal int64), double (`String(n)`, JavaScript's shortest
+ * round-trip form, 'NaN' / 'Infinity' / '-Infinity'), bool, json (arrayValue
+ * and kvlistValue) or empty. From the text and the code ClickHouse's ALIAS
+ * columns `attributes_string` … `attributes_json` (0007's typed maps) and the
+ * query API give back each value with its OTLP type.
  */
 import type { AnyValue, KeyValue } from '../../schemas/otlp.js';
 
@@ -90,31 +90,22 @@ export function normalizeId(id: string | undefined | null): string {
   return /^0*$/.test(s) ? '' : s;
 }
 
-/** One attribute list split by value type (see module doc); every key in exactly one map. */
-export interface TypedAttributes {
-  /** stringValue; bytesValue as base64. */
-  string: Record<string, string>;
-  /** intValue as an exact decimal string (−2^63 … 2^63−1). */
-  int: Record<string, string>;
-  /** doubleValue; non-finite values as 'nan' / 'inf' / '-inf'. */
-  float: Record<string, number | string>;
-  /** boolValue as 0 / 1. */
-  bool: Record<string, 0 | 1>;
-  /** arrayValue / kvlistValue as compact JSON; an empty value as 'null'. */
-  json: Record<string, string>;
-}
+/**
+ * OTLP value type of a non-string attribute, as stored in the
+ * `attributes_types` / `resource_attributes_types` maps (migration 0016,
+ * `Enum8('int' = 1, 'double' = 2, 'bool' = 3, 'json' = 4, 'empty' = 5)`).
+ * Strings (and bytes, as base64 text) have no entry.
+ */
+export const ATTRIBUTE_TYPE = { int: 1, double: 2, bool: 3, json: 4, empty: 5 } as const;
+export type AttributeTypeCode = (typeof ATTRIBUTE_TYPE)[keyof typeof ATTRIBUTE_TYPE];
 
-/** Both forms of one attribute list: every value as a string, and split by type. */
+/**
+ * One attribute list as stored: every value as text (`all`, module doc) and
+ * the type code of each key whose value is not a string (`types`).
+ */
 export interface FlattenedAttributes {
   all: Record<string, string>;
-  typed: TypedAttributes;
-}
-
-type TypedKind = keyof TypedAttributes;
-const TYPED_KINDS: readonly TypedKind[] = ['string', 'int', 'float', 'bool', 'json'];
-
-function emptyTyped(): TypedAttributes {
-  return { string: {}, int: {}, float: {}, bool: {}, json: {} };
+  types: Record<string, AttributeTypeCode>;
 }
 
 /** A double as a JSONEachRow Float64 value (JSON has no NaN / Infinity). */
@@ -124,78 +115,95 @@ export function floatCell(n: number): number | string {
   return n > 0 ? 'inf' : '-inf';
 }
 
-function putTyped(t: TypedAttributes, key: string, kind: TypedKind, value: string | number): void {
-  for (const k of TYPED_KINDS) if (k !== kind && key in t[k]) delete t[k][key];
-  (t[kind] as Record<string, string | number>)[key] = value;
+const INT_TEXT = /^-?\d{1,19}$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * Whether `s` is an Int64 in decimal. The protobuf decoder cannot produce
+ * anything else, and ingest rejects other intValues in OTLP JSON; a message
+ * written by an older version may still carry one, and its text is then kept
+ * without the int type (a string attribute) rather than stored as an int that
+ * ClickHouse cannot read.
+ */
+function isInt64Text(s: string): boolean {
+  if (!INT_TEXT.test(s)) return false;
+  if (s.length < 19) return true;
+  const b = BigInt(s);
+  return b >= INT64_MIN && b <= INT64_MAX;
 }
 
 /**
- * Store one OTLP attribute: in `out.all` as {@link anyValueToString} gives it,
- * and in the one typed map of its value type (module doc); a duplicate key
- * (rare) moves to its new type's map. The string and typed forms are made
- * here in one pass, in locals: this runs for every attribute of every span,
- * and a `[kind, value]` pair per attribute showed in the worker's profile.
+ * Store one OTLP attribute: its text in `out.all` ({@link anyValueToString})
+ * and, unless it is a string or bytes, its type code in `out.types`; a later
+ * duplicate of the key replaces both (a string duplicate removes the code).
+ * Made in one pass, in locals: this runs for every attribute of every span.
  */
 function storeAttribute(out: FlattenedAttributes, key: string, v: AnyValue | undefined): void {
-  let kind: TypedKind = 'json';
-  let typed: string | number = 'null';
+  let type: AttributeTypeCode | 0 = ATTRIBUTE_TYPE.empty;
   let text = '';
   if (v === undefined || v === null) {
-    // An empty value: '' and 'null' (the defaults above).
+    // An empty value: '' with type 'empty'.
   } else if (v.stringValue !== undefined) {
-    kind = 'string';
-    typed = text = v.stringValue;
+    type = 0;
+    text = v.stringValue;
   } else if (v.boolValue !== undefined) {
-    kind = 'bool';
-    typed = v.boolValue ? 1 : 0;
+    type = ATTRIBUTE_TYPE.bool;
     text = v.boolValue ? 'true' : 'false';
   } else if (v.intValue !== undefined) {
-    kind = 'int';
-    typed = text = String(v.intValue);
+    text = String(v.intValue);
+    type = isInt64Text(text) ? ATTRIBUTE_TYPE.int : 0;
   } else if (v.doubleValue !== undefined) {
-    kind = 'float';
-    typed = floatCell(Number(v.doubleValue));
+    type = ATTRIBUTE_TYPE.double;
     text = String(v.doubleValue);
   } else if (v.bytesValue !== undefined) {
-    kind = 'string';
-    typed = text = v.bytesValue;
+    type = 0;
+    text = v.bytesValue;
   } else if (v.arrayValue !== undefined || v.kvlistValue !== undefined) {
-    typed = text = JSON.stringify(anyValueToPlain(v));
+    type = ATTRIBUTE_TYPE.json;
+    text = JSON.stringify(anyValueToPlain(v));
   }
   const duplicate = key in out.all;
   out.all[key] = text;
-  if (duplicate) putTyped(out.typed, key, kind, typed);
-  else (out.typed[kind] as Record<string, string | number>)[key] = typed;
+  if (type !== 0) out.types[key] = type;
+  else if (duplicate && key in out.types) delete out.types[key];
 }
 
 /**
- * Flatten OTLP attributes into the legacy string map and the typed maps in one pass.
+ * Flatten OTLP attributes into their text map and type codes in one pass.
  * @param kvs OTLP KeyValue list (decoded, schemas/otlp.ts); later duplicates win.
  */
 export function flattenKeyValuesTyped(kvs: KeyValue[] | undefined): FlattenedAttributes {
-  const out: FlattenedAttributes = { all: {}, typed: emptyTyped() };
+  const out: FlattenedAttributes = { all: {}, types: {} };
   if (!Array.isArray(kvs)) return out;
   for (const kv of kvs) if (kv && typeof kv.key === 'string') storeAttribute(out, kv.key, kv.value);
   return out;
 }
 
 /**
- * Native attributes (a JSON object) split by type: strings; safe integers (and
- * bigints) → int; other numbers → float; booleans → bool; null, arrays and
- * objects → json. Undefined values are skipped.
+ * Type codes of native attributes (a JSON object; texts from
+ * {@link flattenPlain}): safe integers and bigints → int; other numbers →
+ * double; booleans → bool; arrays and objects → json; null → empty; strings
+ * have no entry. Undefined values are skipped.
  */
-export function typedPlain(obj: Record<string, unknown> | undefined | null): TypedAttributes {
-  const t = emptyTyped();
+export function plainTypes(obj: Record<string, unknown> | undefined | null): Record<string, AttributeTypeCode> {
+  const t: Record<string, AttributeTypeCode> = {};
   if (!obj || typeof obj !== 'object') return t;
   for (const [k, v] of Object.entries(obj)) {
-    if (v === undefined) continue;
-    if (typeof v === 'string') putTyped(t, k, 'string', v);
-    else if (typeof v === 'boolean') putTyped(t, k, 'bool', v ? 1 : 0);
-    else if (typeof v === 'bigint') putTyped(t, k, 'int', v.toString());
-    else if (typeof v === 'number') putTyped(t, k, Number.isSafeInteger(v) ? 'int' : 'float', Number.isSafeInteger(v) ? String(v) : floatCell(v));
-    else putTyped(t, k, 'json', JSON.stringify(v));
+    if (v === undefined || typeof v === 'string') continue;
+    if (v === null) t[k] = ATTRIBUTE_TYPE.empty;
+    else if (typeof v === 'boolean') t[k] = ATTRIBUTE_TYPE.bool;
+    else if (typeof v === 'bigint') t[k] = ATTRIBUTE_TYPE.int;
+    else if (typeof v === 'number') t[k] = Number.isSafeInteger(v) ? ATTRIBUTE_TYPE.int : ATTRIBUTE_TYPE.double;
+    else t[k] = ATTRIBUTE_TYPE.json;
   }
   return t;
+}
+
+/** Set `key` to the string `value` in a text map and drop its type code (strings have none). */
+export function setString(all: Record<string, string>, types: Record<string, AttributeTypeCode>, key: string, value: string): void {
+  all[key] = value;
+  delete types[key];
 }
 
 /** OTLP attributes as a JSON object of plain typed values (event and link attributes, scope attributes). */
@@ -204,38 +212,6 @@ export function keyValuesToPlain(kvs: KeyValue[] | undefined): Record<string, un
   if (!Array.isArray(kvs)) return out;
   for (const kv of kvs) if (kv && typeof kv.key === 'string') out[kv.key] = anyValueToPlain(kv.value);
   return out;
-}
-
-/**
- * The ten typed-map row columns of a record (`attributes_*`) and its resource
- * (`resource_attributes_*`), as one object with fixed keys: the normalisers
- * spread it into each row (cheaper per span than {@link typedColumns}'s
- * computed keys, which showed in the worker's profile).
- */
-export function typedMapColumns(attrs: TypedAttributes, res: TypedAttributes) {
-  return {
-    attributes_string: attrs.string,
-    attributes_int: attrs.int,
-    attributes_float: attrs.float,
-    attributes_bool: attrs.bool,
-    attributes_json: attrs.json,
-    resource_attributes_string: res.string,
-    resource_attributes_int: res.int,
-    resource_attributes_float: res.float,
-    resource_attributes_bool: res.bool,
-    resource_attributes_json: res.json,
-  };
-}
-
-/** The typed-map row columns `${prefix}_string` … `${prefix}_json` of `t`. */
-export function typedColumns<P extends string>(prefix: P, t: TypedAttributes): { [K in TypedKind as `${P}_${K}`]: TypedAttributes[K] } {
-  return {
-    [`${prefix}_string`]: t.string,
-    [`${prefix}_int`]: t.int,
-    [`${prefix}_float`]: t.float,
-    [`${prefix}_bool`]: t.bool,
-    [`${prefix}_json`]: t.json,
-  } as { [K in TypedKind as `${P}_${K}`]: TypedAttributes[K] };
 }
 
 /** A count for a UInt32 column: a non-negative integer ≤ 2^32−1, else 0. */

@@ -20,7 +20,7 @@ import type { NativeLog } from '../../schemas/native.js';
 import type { LogRow } from '../../schemas/rows.js';
 import { msToNs, nsToClickHouse } from '../../schemas/time.js';
 import type { AnyValue } from '../../schemas/otlp.js';
-import { anyValueToString, flattenKeyValuesTyped, flattenShared, flattenPlain, keyValuesToPlain, normalizeId, typedColumns, typedMapColumns, typedPlain, uint32 } from './attributes.js';
+import { anyValueToString, flattenKeyValuesTyped, flattenShared, flattenPlain, keyValuesToPlain, normalizeId, plainTypes, setString, uint32 } from './attributes.js';
 import { parseMs, parseNs } from './spans.js';
 
 const RANGE_NAMES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
@@ -82,7 +82,7 @@ export function otlpLogToRow(
   const attrs = flattenKeyValuesTyped(rec.attributes);
   const resourceAttributes = res.all;
   const attributes = attrs.all;
-  if (rec.eventName) attributes['event.name'] = rec.eventName;
+  if (rec.eventName) setString(attributes, attrs.types, 'event.name', rec.eventName);
   let num = Number.isInteger(rec.severityNumber) ? (rec.severityNumber as number) : 0;
   if (num < 0 || num > 24) num = 0;
   if (num === 0) num = severityNumber(rec.severityText);
@@ -109,7 +109,9 @@ export function otlpLogToRow(
     scope_schema_url: scope?.schemaUrl ?? '',
     resource_dropped_attributes_count: uint32(resource?.droppedAttributesCount),
     resource_schema_url: resource?.schemaUrl ?? '',
-    ...typedMapColumns(attrs.typed, res.typed),
+    attributes_types: attrs.types,
+    resource_attributes_types: res.types,
+    attributes_format: 1,
   };
 }
 
@@ -117,7 +119,8 @@ export function otlpLogToRow(
 export function nativeLogToRow(tenant: string, rec: NativeLog, receivedAtMs: number): LogRow {
   const num = severityNumber(rec.severity ?? 'info') || 9;
   const resourceAttributes = flattenPlain(rec.resource);
-  if (!resourceAttributes['service.name'] && rec.service) resourceAttributes['service.name'] = rec.service;
+  const resourceTypes = plainTypes(rec.resource);
+  if (!resourceAttributes['service.name'] && rec.service) setString(resourceAttributes, resourceTypes, 'service.name', rec.service);
   return {
     tenant,
     time: nsToClickHouse(parseMs(rec.time, 'time')),
@@ -132,7 +135,8 @@ export function nativeLogToRow(tenant: string, rec: NativeLog, receivedAtMs: num
     resource_attributes: resourceAttributes,
     attributes: flattenPlain(rec.attributes),
     body_type: 'string',
-    ...typedColumns('attributes', typedPlain(rec.attributes)),
-    ...typedColumns('resource_attributes', typedPlain({ ...(rec.service ? { 'service.name': rec.service } : {}), ...rec.resource })),
+    attributes_types: plainTypes(rec.attributes),
+    resource_attributes_types: resourceTypes,
+    attributes_format: 1,
   };
 }

@@ -26,7 +26,7 @@ import { msToNs, nsToClickHouse } from '../../schemas/time.js';
 import { STORABLE_WINDOW, timeProblem } from '../../schemas/limits.js';
 import { priceCall } from '../cost.js';
 import { genAiInfo } from '../genai.js';
-import { flattenKeyValuesTyped, flattenShared, flattenPlain, keyValuesToPlain, normalizeId, typedColumns, typedPlain, uint32 } from './attributes.js';
+import { flattenKeyValuesTyped, flattenShared, flattenPlain, keyValuesToPlain, normalizeId, plainTypes, setString, uint32 } from './attributes.js';
 
 const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
 const STATUS_NAMES = ['unset', 'ok', 'error'] as const;
@@ -152,17 +152,9 @@ export function otlpSpanToRow(tenant: string, resource: OtlpResource | undefined
       dropped_events_count: uint32(span.droppedEventsCount),
       dropped_links_count: uint32(span.droppedLinksCount),
       links: links === undefined ? '[]' : JSON.stringify(links),
-      // Named, not spread: a spread in the middle of the literal copied the ten maps through a runtime call per span.
-      attributes_string: attrs.typed.string,
-      attributes_int: attrs.typed.int,
-      attributes_float: attrs.typed.float,
-      attributes_bool: attrs.typed.bool,
-      attributes_json: attrs.typed.json,
-      resource_attributes_string: res.typed.string,
-      resource_attributes_int: res.typed.int,
-      resource_attributes_float: res.typed.float,
-      resource_attributes_bool: res.typed.bool,
-      resource_attributes_json: res.typed.json,
+      attributes_types: attrs.types,
+      resource_attributes_types: res.types,
+      attributes_format: 1,
       resource_dropped_attributes_count: uint32(resource?.droppedAttributesCount),
       resource_schema_url: resource?.schemaUrl ?? '',
       scope_attributes: scopeAttributesJson(scope),
@@ -188,10 +180,12 @@ export function nativeSpanToRow(tenant: string, span: NativeSpan): SpanRow {
   else if (typeof span.duration_ms === 'number' && Number.isFinite(span.duration_ms)) endNs = startNs + msToNs(span.duration_ms);
   else throw new VigilError('VIGIL_ERR_DECODE', 'either end_time or duration_ms is required');
   const attributes = flattenPlain(span.attributes);
-  if (span.error_type) attributes['error.type'] = span.error_type;
-  if (span.span_type) attributes['vigil.span_type'] = span.span_type;
+  const attributeTypes = plainTypes(span.attributes);
+  if (span.error_type) setString(attributes, attributeTypes, 'error.type', span.error_type);
+  if (span.span_type) setString(attributes, attributeTypes, 'vigil.span_type', span.span_type);
   const resourceAttributes = flattenPlain(span.resource);
-  if (!resourceAttributes['service.name'] && span.service) resourceAttributes['service.name'] = span.service;
+  const resourceTypes = plainTypes(span.resource);
+  if (!resourceAttributes['service.name'] && span.service) setString(resourceAttributes, resourceTypes, 'service.name', span.service);
   return withGenAi(
     {
       tenant,
@@ -211,8 +205,9 @@ export function nativeSpanToRow(tenant: string, span: NativeSpan): SpanRow {
       resource_attributes: resourceAttributes,
       attributes,
       events: '[]',
-      ...typedColumns('attributes', typedPlain({ ...span.attributes, ...(span.error_type ? { 'error.type': span.error_type } : {}), ...(span.span_type ? { 'vigil.span_type': span.span_type } : {}) })),
-      ...typedColumns('resource_attributes', typedPlain({ ...(span.service ? { 'service.name': span.service } : {}), ...span.resource })),
+      attributes_types: attributeTypes,
+      resource_attributes_types: resourceTypes,
+      attributes_format: 1,
     },
     startNs,
     {

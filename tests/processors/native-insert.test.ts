@@ -46,9 +46,12 @@ function spansEnvelope(tenant: string): Envelope {
   return env;
 }
 
+const TYPED_MAPS = ['attributes', 'resource_attributes'].flatMap((p) => ['string', 'int', 'float', 'bool', 'json'].map((k) => `${p}_${k}`)).join(', ');
+
 async function rows(ch: ClickHouseHandle, table: string, tenant: string): Promise<unknown[]> {
   const rs = await ch.client.query({
-    query: `SELECT * EXCEPT tenant FROM {db:Identifier}.${table} WHERE tenant = {t:String} ORDER BY ALL`,
+    // ALIAS columns are not in `*`: the typed maps (migration 0016) are named.
+    query: `SELECT * EXCEPT tenant, ${TYPED_MAPS} FROM {db:Identifier}.${table} WHERE tenant = {t:String} ORDER BY ALL`,
     query_params: { db: ch.database, t: tenant },
     format: 'JSONEachRow',
     clickhouse_settings: { output_format_json_quote_64bit_integers: 1, output_format_json_quote_denormals: 1 },
@@ -81,6 +84,10 @@ describe('issue 6 — Native inserts store what JSONEachRow stored', () => {
     expect(one['attributes_string']!['unicode']).toBe('naïve — 日本語 🚀');
     expect(one['attributes_int']).toMatchObject({ 'i.max': '9223372036854775807', 'i.min': '-9223372036854775808' });
     expect(one['attributes_float']).toMatchObject({ 'f.nan': 'nan', 'f.inf': 'inf', 'f.small': -1.5e-300 });
+    expect(one['attributes_bool']).toEqual({ b: 1 });
+    expect(one['attributes_json']).toEqual({ arr: '["a",1]' });
+    expect(one['attributes_types']).toEqual({ 'i.max': 'int', 'i.min': 'int', 'f.nan': 'double', 'f.inf': 'double', 'f.small': 'double', b: 'bool', arr: 'json', 'gen_ai.usage.input_tokens': 'int' });
+    expect(one['attributes_format']).toBe(1);
   });
 
   it('the times are exact to the nanosecond', async () => {
@@ -186,13 +193,17 @@ describe('issue 6 — Native inserts store what JSONEachRow stored', () => {
     expect(fs.readdirSync(dir).sort()).toEqual([live]);
   });
 
-  it('a row the block cannot hold falls back to JSONEachRow (ClickHouse then rejects it, and the store isolates the message)', () => {
-    const [row] = processBatch([otlpSpanEnvelope('t', 1, 1)]).spans;
-    // An Int64 attribute out of range (ingest rejects these; an old message may carry one).
-    const env = otlpSpanEnvelope('t', 1, 1, [{ key: 'big', value: { intValue: '99999999999999999999' } }]);
+  it('an intValue beyond Int64 (ingest rejects these; an old message may carry one) is stored as its text, without the int type', async () => {
+    const tenant = 'native-big-' + Date.now();
+    const env = otlpSpanEnvelope(tenant, 1, 1, [{ key: 'big', value: { intValue: '99999999999999999999' } }, { key: 'ok', value: { intValue: '7' } }]);
     const encoded = processBatchEncoded([env]);
-    expect(row).toBeDefined();
-    expect(encoded.bodies.spans.format).toBe('JSONEachRow');
-    expect(String(encoded.bodies.spans.data)).toContain('"big":"99999999999999999999"');
+    expect(encoded.rejected).toEqual([]);
+    expect(encoded.bodies.spans.format).toBe('Native');
+    await ch.insertRaw('spans', encoded.bodies.spans, {});
+    const [row] = (await rows(ch, 'spans', tenant)) as Array<Record<string, Record<string, unknown>>>;
+    expect(row!['attributes']).toMatchObject({ big: '99999999999999999999', ok: '7' });
+    expect(row!['attributes_types']).toEqual({ ok: 'int' });
+    expect(row!['attributes_string']).toMatchObject({ big: '99999999999999999999' });
+    expect(row!['attributes_int']).toEqual({ ok: '7' });
   });
 });

@@ -1,5 +1,6 @@
 /**
- * Issue 8: normalisation keeps OTLP value types (typed attribute maps), links,
+ * Issue 8: normalisation keeps OTLP value types (attribute texts and type
+ * codes, migration 0016 — the typed maps of 0007 are ALIAS columns over them), links,
  * dropped counts, trace state, flags, schema URLs, scope attributes and the
  * log body's type — for OTLP input (JSON envelopes and raw protobuf) and native
  * input (JSON types).
@@ -7,13 +8,13 @@
 import { describe, expect, it } from 'vitest';
 import { otlpProto } from '../../ingest/otlp/proto.js';
 import { decodeTracesProtobuf } from '../../ingest/otlp/decode.js';
-import { flattenKeyValuesTyped, typedPlain } from '../../processors/normalize/attributes.js';
+import { ATTRIBUTE_TYPE as T, flattenKeyValuesTyped, plainTypes } from '../../processors/normalize/attributes.js';
 import { processBatch } from '../../processors/worker.js';
 import type { Envelope } from '../../schemas/envelope.js';
 import { nowNs, str } from './fixtures.js';
 
 describe('typed attributes', () => {
-  it('splits OTLP values by type, every key in exactly one map (the last duplicate decides), and keeps the string map', () => {
+  it('keeps every value once as text, with a type code for each non-string key (the last duplicate decides)', () => {
     const f = flattenKeyValuesTyped([
       str('s', 'x'),
       { key: 'i', value: { intValue: '-9223372036854775808' } },
@@ -27,20 +28,30 @@ describe('typed attributes', () => {
       { key: 'empty', value: {} },
       { key: 'dup', value: { intValue: '1' } },
       { key: 'dup', value: { stringValue: 'later' } },
+      { key: 'dup2', value: { stringValue: 'first' } },
+      { key: 'dup2', value: { boolValue: false } },
     ]);
-    expect(f.typed).toEqual({
-      string: { s: 'x', bytes: 'AQID', dup: 'later' },
-      int: { i: '-9223372036854775808' },
-      float: { d: 0.5, nan: 'nan', inf: '-inf' },
-      bool: { b: 1 },
-      json: { arr: '[1,"a","NaN"]', kv: '{"big":"9007199254740993"}', empty: 'null' },
+    expect(f.all).toEqual({
+      s: 'x', i: '-9223372036854775808', d: '0.5', nan: 'NaN', inf: '-Infinity', b: 'true', bytes: 'AQID',
+      arr: '[1,"a","NaN"]', kv: '{"big":"9007199254740993"}', empty: '', dup: 'later', dup2: 'false',
     });
-    expect(f.all).toMatchObject({ i: '-9223372036854775808', b: 'true', d: '0.5', dup: 'later', arr: '[1,"a","NaN"]' });
+    expect(f.types).toEqual({ i: T.int, d: T.double, nan: T.double, inf: T.double, b: T.bool, arr: T.json, kv: T.json, empty: T.empty, dup2: T.bool });
+  });
+
+  it('an intValue that is not an Int64 (a message from an older version) keeps its text as a string attribute', () => {
+    const f = flattenKeyValuesTyped([
+      { key: 'big', value: { intValue: '99999999999999999999' } },
+      { key: 'over', value: { intValue: '9223372036854775808' } },
+      { key: 'frac', value: { intValue: 1.5 } },
+      { key: 'max', value: { intValue: '9223372036854775807' } },
+    ]);
+    expect(f.all).toEqual({ big: '99999999999999999999', over: '9223372036854775808', frac: '1.5', max: '9223372036854775807' });
+    expect(f.types).toEqual({ max: T.int });
   });
 
   it('native attributes are typed by their JSON type', () => {
-    expect(typedPlain({ s: 'x', n: 3, f: 1.5, huge: 1e300, b: false, a: [1], o: { k: 1 }, z: null, u: undefined })).toEqual({
-      string: { s: 'x' }, int: { n: '3' }, float: { f: 1.5, huge: 1e300 }, bool: { b: 0 }, json: { a: '[1]', o: '{"k":1}', z: 'null' },
+    expect(plainTypes({ s: 'x', n: 3, f: 1.5, huge: 1e300, b: false, a: [1], o: { k: 1 }, z: null, u: undefined })).toEqual({
+      n: T.int, f: T.double, huge: T.double, b: T.bool, a: T.json, o: T.json, z: T.empty,
     });
   });
 });
@@ -64,8 +75,8 @@ describe('span and log rows', () => {
     const { spans, rejected } = processBatch([JSON.stringify(env)]);
     expect(rejected).toEqual([]);
     expect(spans[0]).toMatchObject({
-      attributes: { code: '503' }, attributes_int: { code: '503' }, attributes_string: {},
-      resource_attributes_string: { 'service.name': 'api' }, resource_attributes_int: { 'host.cpus': '8' },
+      attributes: { code: '503' }, attributes_types: { code: T.int }, attributes_format: 1,
+      resource_attributes: { 'service.name': 'api', 'host.cpus': '8' }, resource_attributes_types: { 'host.cpus': T.int },
       trace_state: 'k=v', flags: 0x301, dropped_attributes_count: 4, dropped_events_count: 5, dropped_links_count: 6,
       resource_dropped_attributes_count: 2, resource_schema_url: 'https://opentelemetry.io/schemas/1.26.0',
       scope_attributes: '{"lib.flag":true}', scope_dropped_attributes_count: 1, scope_schema_url: 'https://example.com/s',
@@ -121,15 +132,18 @@ describe('span and log rows', () => {
     expect(logs.map((l) => [l.body_type, l.body])).toEqual([
       ['kvlist', '{"order":42}'], ['array', '[true]'], ['int', '7'], ['double', '0.5'], ['bool', 'false'], ['bytes', 'AQID'], ['string', 's'], ['empty', ''],
     ]);
-    expect(logs[0]).toMatchObject({ flags: 1, dropped_attributes_count: 2, event_name: 'checkout.done', scope_version: '1.0', attributes_int: { n: '5' }, attributes: { n: '5', 'event.name': 'checkout.done' } });
+    expect(logs[0]).toMatchObject({ flags: 1, dropped_attributes_count: 2, event_name: 'checkout.done', scope_version: '1.0', attributes_types: { n: T.int }, attributes: { n: '5', 'event.name': 'checkout.done' } });
   });
 
-  it('native span and log: typed maps from JSON types', () => {
+  it('native span and log: type codes from JSON types; fields that overwrite an attribute with a string drop its code', () => {
     const { spans, logs } = processBatch([
-      { v: 1, tenant: 't', receivedAtMs: Date.now(), kind: 'spans', format: 'native', records: [{ trace_id: 'ab'.repeat(16), span_id: 'cd'.repeat(8), name: 'n', service: 'svc', kind: 'internal', start_time: Date.now() - 1000, duration_ms: 5, attributes: { n: 1, f: 0.5, ok: true, s: 'x' }, error_type: 'E' } as never] },
+      { v: 1, tenant: 't', receivedAtMs: Date.now(), kind: 'spans', format: 'native', records: [{ trace_id: 'ab'.repeat(16), span_id: 'cd'.repeat(8), name: 'n', service: 'svc', kind: 'internal', start_time: Date.now() - 1000, duration_ms: 5, attributes: { n: 1, f: 0.5, ok: true, s: 'x', 'error.type': 7 }, error_type: 'E', resource: { 'service.name': null } } as never] },
       { v: 1, tenant: 't', receivedAtMs: Date.now(), kind: 'logs', format: 'native', records: [{ time: Date.now() - 1000, body: 'b', service: 'svc', attributes: { n: 2 } } as never] },
     ]);
-    expect(spans[0]).toMatchObject({ attributes_int: { n: '1' }, attributes_float: { f: 0.5 }, attributes_bool: { ok: 1 }, attributes_string: { s: 'x', 'error.type': 'E' }, resource_attributes_string: { 'service.name': 'svc' } });
-    expect(logs[0]).toMatchObject({ body_type: 'string', attributes_int: { n: '2' }, resource_attributes_string: { 'service.name': 'svc' } });
+    expect(spans[0]).toMatchObject({
+      attributes: { n: '1', f: '0.5', ok: 'true', s: 'x', 'error.type': 'E' }, attributes_types: { n: T.int, f: T.double, ok: T.bool },
+      resource_attributes: { 'service.name': 'svc' }, resource_attributes_types: {}, attributes_format: 1,
+    });
+    expect(logs[0]).toMatchObject({ body_type: 'string', attributes_types: { n: T.int }, resource_attributes: { 'service.name': 'svc' }, resource_attributes_types: {} });
   });
 });

@@ -8,6 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFilter } from '../../query-api/filters.js';
 import type { SpanRow } from '../../schemas/rows.js';
+import { ATTRIBUTE_TYPE as T } from '../../processors/normalize/attributes.js';
 import { insert, logRow, minuteAgo, spanRow, testApp, traceId, type TestApp } from './support.js';
 
 let t: TestApp;
@@ -18,20 +19,17 @@ beforeAll(async () => {
 type Val = string | number | boolean | bigint;
 
 /** Typed attribute columns (as processors/normalize writes them) + the legacy string map. */
+/** Row fields of `attrs` in the stored layout (migration 0016): texts, and type codes of the non-strings. */
 function typed(prefix: 'attributes' | 'resource_attributes', attrs: Record<string, Val>): Partial<SpanRow> {
   const all: Record<string, string> = {};
-  const s: Record<string, string> = {};
-  const i: Record<string, string> = {};
-  const f: Record<string, number> = {};
-  const b: Record<string, number> = {};
+  const types: Record<string, number> = {};
   for (const [k, v] of Object.entries(attrs)) {
     all[k] = String(v);
-    if (typeof v === 'boolean') b[k] = v ? 1 : 0;
-    else if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) i[k] = String(v);
-    else if (typeof v === 'number') f[k] = v;
-    else s[k] = v;
+    if (typeof v === 'boolean') types[k] = T.bool;
+    else if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) types[k] = T.int;
+    else if (typeof v === 'number') types[k] = T.double;
   }
-  return { [prefix]: all, [`${prefix}_string`]: s, [`${prefix}_int`]: i, [`${prefix}_float`]: f, [`${prefix}_bool`]: b } as Partial<SpanRow>;
+  return { [prefix]: all, [`${prefix}_types`]: types, attributes_format: 1 } as Partial<SpanRow>;
 }
 
 async function get(auth: Record<string, string>, url: string): Promise<{ status: number; body: any }> {
