@@ -193,9 +193,9 @@ export class NativeBlockWriter {
    * column without any entry has no keys granule.
    *
    * Keys are written once per block instead of once per entry, and the insert
-   * needs no String → LowCardinality conversion: measured −25 % chDB insert
-   * CPU and −37 % block bytes for span rows (bench/README.md, "LowCardinality
-   * map keys in the block").
+   * needs no String → LowCardinality conversion: −37 % block bytes for span
+   * rows, ~13 % less chDB insert CPU on a quiet machine (bench/README.md,
+   * "LowCardinality map keys in the block").
    * @param value how one value is written: 'String'; 'UInt8' (numbers 0–255
    *   as they are — e.g. Enum8 codes, which the insert casts — and other
    *   values as 0 / 1 by truthiness).
