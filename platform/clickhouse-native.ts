@@ -13,6 +13,7 @@
  * | type | encoding |
  * |---|---|
  * | `String` | VarUInt byte length, UTF-8 bytes |
+ * | `LowCardinality(String)` | UInt64 1, then a dictionary of the distinct values and one index per row ({@link NativeBlockWriter.lowCardinalityString}) |
  * | `UInt8` … `UInt64`, `Int64`, `Float64` | fixed width, little endian |
  * | `DateTime64(9, 'UTC')` | Int64 ns since the Unix epoch |
  * | `Nullable(T)` | a UInt8 null map (1 = NULL) for every row, then T for every row (any value where NULL) |
@@ -253,22 +254,55 @@ export class NativeBlockWriter {
       }
       out.u64(total, offsets + i * 8);
     }
-    // No entries in the whole column: ClickHouse writes no keys granule (and reads none).
-    if (total === 0) return;
+    this.granule(keys, indexes, total);
+    out.append(aux);
+  }
+
+  /**
+   * A `LowCardinality(String)` column: UInt64 1 (serialization version), then
+   * one granule — index type, dictionary (the default '' first), index count
+   * and one index per row ({@link NativeBlockWriter.map} has the layout).
+   * Each distinct value is written once per block, and the insert converts
+   * nothing.
+   */
+  lowCardinalityString(name: string, values: ArrayLike<string>): void {
+    this.begin(name, 'LowCardinality(String)');
+    const n = values.length;
+    this.out.ensure(8);
+    this.out.u64(1);
+    const dict = new Map<string, number>([['', 0]]);
+    const keys: string[] = [''];
+    const indexes = n > this.indexes.length ? this.growIndexes(n) : this.indexes;
+    for (let i = 0; i < n; i++) {
+      const v = values[i]!;
+      let k = dict.get(v);
+      if (k === undefined) {
+        k = keys.length;
+        dict.set(v, k);
+        keys.push(v);
+      }
+      indexes[i] = k;
+    }
+    this.granule(keys, indexes, n);
+  }
+
+  /** One LowCardinality granule of `count` indexes into `keys`; none when `count` is 0 (ClickHouse writes none then). */
+  private granule(keys: readonly string[], indexes: Uint32Array, count: number): void {
+    if (count === 0) return;
+    const out = this.out;
     const width = keys.length <= 0x100 ? 1 : keys.length <= 0x10000 ? 2 : 4;
-    out.ensure(24);
+    out.ensure(16);
     out.u64(0x600 + (width === 1 ? 0 : width === 2 ? 1 : 2));
     out.u64(keys.length);
     for (const key of keys) out.str(key);
-    out.ensure(8 + total * width);
-    out.u64(total);
+    out.ensure(8 + count * width);
+    out.u64(count);
     const buf = out.buf;
     let pos = out.pos;
-    if (width === 1) for (let i = 0; i < total; i++) buf[pos++] = indexes[i]!;
-    else if (width === 2) for (let i = 0; i < total; i++, pos += 2) buf.writeUInt16LE(indexes[i]!, pos);
-    else for (let i = 0; i < total; i++, pos += 4) buf.writeUInt32LE(indexes[i]!, pos);
+    if (width === 1) for (let i = 0; i < count; i++) buf[pos++] = indexes[i]!;
+    else if (width === 2) for (let i = 0; i < count; i++, pos += 2) buf.writeUInt16LE(indexes[i]!, pos);
+    else for (let i = 0; i < count; i++, pos += 4) buf.writeUInt32LE(indexes[i]!, pos);
     out.pos = pos;
-    out.append(aux);
   }
 
   /** The dictionary indexes of a map column's entries, reused across columns and blocks. */

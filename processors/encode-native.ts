@@ -17,7 +17,7 @@ import { NativeBlockWriter } from '../platform/clickhouse-native.js';
 import type { LogRow, SpanRow } from '../schemas/rows.js';
 
 type Row = Readonly<Record<string, unknown>>;
-type Kind = 'String' | 'UInt8' | 'UInt32' | 'UInt64' | 'DateTime64' | 'NullableFloat64' | 'MapString' | 'MapUInt8' | 'EmptyMap';
+type Kind = 'String' | 'LowCardinality' | 'UInt8' | 'UInt32' | 'UInt64' | 'DateTime64' | 'NullableFloat64' | 'MapString' | 'MapUInt8' | 'EmptyMap';
 /** [column, how it is written, the default when the row has none]. */
 type Column = readonly [name: string, kind: Kind, fallback?: string];
 
@@ -38,32 +38,32 @@ const ATTRIBUTE_TYPES: Column[] = [
 
 /** Columns of vigil.spans written by the processors, in block order. */
 export const SPAN_COLUMNS: readonly Column[] = [
-  ['tenant', 'String'], ['trace_id', 'String'], ['span_id', 'String'], ['parent_span_id', 'String'],
-  ['name', 'String'], ['kind', 'String'], ['service', 'String'],
+  ['tenant', 'LowCardinality'], ['trace_id', 'String'], ['span_id', 'String'], ['parent_span_id', 'String'],
+  ['name', 'LowCardinality'], ['kind', 'LowCardinality'], ['service', 'LowCardinality'],
   ['start_time', 'DateTime64'], ['end_time', 'DateTime64'], ['duration_ns', 'UInt64'],
-  ['status_code', 'String'], ['status_message', 'String'], ['scope_name', 'String'], ['scope_version', 'String'],
+  ['status_code', 'LowCardinality'], ['status_message', 'String'], ['scope_name', 'LowCardinality'], ['scope_version', 'LowCardinality'],
   ['resource_attributes', 'MapString'], ['attributes', 'MapString'], ['events', 'String'],
-  ['model', 'String'], ['provider', 'String'], ['user_id', 'String'],
+  ['model', 'LowCardinality'], ['provider', 'LowCardinality'], ['user_id', 'String'],
   ['input_tokens', 'UInt64'], ['output_tokens', 'UInt64'], ['cached_tokens', 'UInt64'],
   ['cost_usd', 'NullableFloat64'], ['unpriced', 'UInt8'],
   ['trace_state', 'String'], ['flags', 'UInt32'],
   ['dropped_attributes_count', 'UInt32'], ['dropped_events_count', 'UInt32'], ['dropped_links_count', 'UInt32'],
   ['links', 'String', '[]'],
   ...ATTRIBUTE_TYPES,
-  ['resource_dropped_attributes_count', 'UInt32'], ['resource_schema_url', 'String'],
-  ['scope_attributes', 'String', '{}'], ['scope_dropped_attributes_count', 'UInt32'], ['scope_schema_url', 'String'],
+  ['resource_dropped_attributes_count', 'UInt32'], ['resource_schema_url', 'LowCardinality'],
+  ['scope_attributes', 'String', '{}'], ['scope_dropped_attributes_count', 'UInt32'], ['scope_schema_url', 'LowCardinality'],
 ];
 
 /** Columns of vigil.logs written by the processors, in block order. */
 export const LOG_COLUMNS: readonly Column[] = [
-  ['tenant', 'String'], ['time', 'DateTime64'], ['observed_time', 'DateTime64'],
-  ['severity_number', 'UInt8'], ['severity_text', 'String'], ['body', 'String'], ['service', 'String'],
-  ['trace_id', 'String'], ['span_id', 'String'], ['scope_name', 'String'],
+  ['tenant', 'LowCardinality'], ['time', 'DateTime64'], ['observed_time', 'DateTime64'],
+  ['severity_number', 'UInt8'], ['severity_text', 'LowCardinality'], ['body', 'String'], ['service', 'LowCardinality'],
+  ['trace_id', 'String'], ['span_id', 'String'], ['scope_name', 'LowCardinality'],
   ['resource_attributes', 'MapString'], ['attributes', 'MapString'],
-  ['body_type', 'String', 'string'], ['flags', 'UInt32'], ['dropped_attributes_count', 'UInt32'],
-  ['event_name', 'String'], ['scope_version', 'String'], ['scope_attributes', 'String', '{}'],
-  ['scope_dropped_attributes_count', 'UInt32'], ['scope_schema_url', 'String'],
-  ['resource_dropped_attributes_count', 'UInt32'], ['resource_schema_url', 'String'],
+  ['body_type', 'LowCardinality', 'string'], ['flags', 'UInt32'], ['dropped_attributes_count', 'UInt32'],
+  ['event_name', 'LowCardinality'], ['scope_version', 'LowCardinality'], ['scope_attributes', 'String', '{}'],
+  ['scope_dropped_attributes_count', 'UInt32'], ['scope_schema_url', 'LowCardinality'],
+  ['resource_dropped_attributes_count', 'UInt32'], ['resource_schema_url', 'LowCardinality'],
   ...ATTRIBUTE_TYPES,
 ];
 
@@ -125,6 +125,10 @@ function encode(rows: readonly Row[], columns: readonly Column[]): Buffer {
     switch (kind) {
       case 'String':
         w.string(name, pick(rows, name, fallback ?? ''));
+        break;
+      case 'LowCardinality':
+        // The table's LowCardinality(String) columns: a dictionary per block, not a string per row.
+        w.lowCardinalityString(name, pick(rows, name, fallback ?? ''));
         break;
       case 'UInt8':
         w.uint(name, 1, pick(rows, name, fallback === undefined ? 0 : Number(fallback)));

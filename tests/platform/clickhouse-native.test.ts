@@ -1,5 +1,6 @@
 /**
- * The Native writer's `Map(LowCardinality(String), V)` columns (issue 6):
+ * The Native writer's `LowCardinality(String)` and
+ * `Map(LowCardinality(String), V)` columns (issue 6):
  * byte for byte what ClickHouse itself writes for the same column, and read
  * back exactly by an insert — empty maps, an empty key, non-ASCII keys, a
  * repeated map object, and dictionaries that need UInt16 and UInt32 indexes.
@@ -78,5 +79,24 @@ describe('Native writer: Map(LowCardinality(String), V) columns', () => {
     expect(back[0]).toEqual(maps[0]);
     expect(back[69]).toEqual(maps[69]);
     expect(back.reduce((n, m) => n + Object.keys(m).length, 0)).toBe(70_000);
+  });
+
+  it('LowCardinality(String) columns: the bytes ClickHouse writes, with the empty string at index 0 even when it is a value', async () => {
+    const w = new NativeBlockWriter(4, 1);
+    w.lowCardinalityString('c', ['a', 'b', 'a', '']);
+    const theirs = await nativeOf("SELECT CAST(x, 'LowCardinality(String)') AS c FROM (SELECT arrayJoin(['a', 'b', 'a', '']) AS x)");
+    expect(Buffer.from(w.finish()).toString('hex')).toBe(theirs.toString('hex'));
+  });
+
+  it('LowCardinality(String) columns read back exactly past 256 and 65,536 distinct values', async () => {
+    for (const n of [300, 70_000]) {
+      const values = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 'same' : `v${i}-ü`));
+      const w = new NativeBlockWriter(n, 1);
+      w.lowCardinalityString('c', values);
+      const file = path.join(tempDir('native-lc'), 'in.native');
+      fs.writeFileSync(file, Buffer.from(w.finish()));
+      const rs = await ch.client.query({ query: `SELECT c FROM file('${file}', 'Native')`, format: 'JSONCompactEachRow' });
+      expect(((await rs.json()) as string[][]).map((r) => r[0])).toEqual(values);
+    }
   });
 });
