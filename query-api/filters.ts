@@ -14,12 +14,11 @@
  *   <value> = text up to the end (trimmed), or "double quoted" (\" and \\
  *             escapes) to force a string comparison.
  *
- * Semantics (against the typed maps of migration 0007 and the string map
- * every row has):
+ * Semantics (against the text map every row has, `attributes` /
+ * `resource_attributes`, where ints are exact decimals — migration 0016):
  * - `=` with an unquoted number (`42`, `-1.5`, `1e3`): numeric equality with
- *   int (exact Int64 for integer literals), double and numeric-looking string
- *   values (rows stored before typed columns hold strings only), or equal
- *   text; `=` with anything else: the value as text (`true` / `false` match
+ *   int (exact Int64 for integer literals and integer texts), double and
+ *   numeric-looking string values, or equal text; `=` with anything else: the value as text (`true` / `false` match
  *   booleans). `!=` is the negation of `=` (rows without the attribute match).
  * - `>` `>=` `<` `<=`: the value must be a number; compared numerically with
  *   int, double and numeric-looking string attributes; rows without a

@@ -219,7 +219,7 @@ export function uint32(n: unknown): number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? n : 0;
 }
 
-/** Flattened resource attributes (and their typed columns), computed once per resource object. */
+/** Flattened resource attributes (texts and type codes), computed once per resource object. */
 const resourceCache = new WeakMap<object, FlattenedAttributes>();
 
 /**

@@ -7,9 +7,9 @@
  * a missing number (0) is derived from a recognised text. Body AnyValue → string
  * (strings as-is, structured values as JSON, bytes base64) plus `body_type`
  * naming the AnyValue member, so the query API returns the body typed (a
- * kvlist as a JSON object). Typed attribute maps, flags, dropped counts,
- * event name, scope version / attributes and schema URLs in their own columns
- * (migration 0007); `eventName` is also kept as attribute `event.name`. Time: `timeUnixNano`, else
+ * kvlist as a JSON object). Attribute type codes (`*_types`, migration 0016),
+ * flags, dropped counts, event name, scope version / attributes and schema
+ * URLs in their own columns (0007); `eventName` is also kept as attribute `event.name`. Time: `timeUnixNano`, else
  * `observedTimeUnixNano`, else the envelope's receive time; observed time
  * likewise falls back to the receive time.
  *

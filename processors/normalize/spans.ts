@@ -7,9 +7,10 @@
  * events → JSON `[{time_unix_nano, name, attributes, dropped_attributes_count?}]`,
  * links → JSON `[{trace_id, span_id, trace_state, attributes, dropped_attributes_count?, flags?}]`
  * (attribute values typed JSON: numbers, booleans, strings, arrays, objects;
- * int64 beyond 2^53 and bytes as strings); typed attribute maps, dropped
- * counts, trace state, flags, schema URLs and scope attributes in their own
- * columns (migration 0007). Native spans get typed maps from their JSON types.
+ * int64 beyond 2^53 and bytes as strings); the attribute type codes
+ * (`*_types`, migration 0016), dropped counts, trace state, flags, schema URLs
+ * and scope attributes in their own columns (0007). Native spans get type
+ * codes from their JSON types.
  * Native: times in epoch ms (or ISO strings) → ns; end from start + duration_ms
  * when end_time is absent; status completed/ok → 'ok', failed/error → 'error',
  * anything else 'unset'; `error` → status_message, `error_type` → attribute
