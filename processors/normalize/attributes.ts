@@ -108,13 +108,6 @@ export interface FlattenedAttributes {
   types: Record<string, AttributeTypeCode>;
 }
 
-/** A double as a JSONEachRow Float64 value (JSON has no NaN / Infinity). */
-export function floatCell(n: number): number | string {
-  if (Number.isFinite(n)) return n;
-  if (Number.isNaN(n)) return 'nan';
-  return n > 0 ? 'inf' : '-inf';
-}
-
 const INT_TEXT = /^-?\d{1,19}$/;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
