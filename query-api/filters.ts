@@ -19,7 +19,8 @@
  * - `=` with an unquoted number (`42`, `-1.5`, `1e3`): numeric equality with
  *   int (exact Int64 for integer literals and integer texts), double and
  *   numeric-looking string values, or equal text; `=` with anything else:
- *   the value as text (`true` / `false` match booleans). `!=` is the negation of `=` (rows without the attribute match).
+ *   the value as text (`true` / `false` match booleans). `!=` is the
+ *   negation of `=` (rows without the attribute match).
  * - `>` `>=` `<` `<=`: the value must be a number; compared numerically with
  *   int, double and numeric-looking string attributes; rows without a
  *   numeric value do not match.
