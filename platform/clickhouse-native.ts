@@ -24,6 +24,23 @@
  * the block, or an HTTP `INSERT … FORMAT Native`, casts to the table's types.
  */
 
+/** The distinct strings of one LowCardinality column of a block, in first-seen order after the default ''. */
+class Dictionary {
+  readonly keys: string[] = [''];
+  private readonly at = new Map<string, number>([['', 0]]);
+
+  /** The index of `s`, added at the end when new. */
+  index(s: string): number {
+    let k = this.at.get(s);
+    if (k === undefined) {
+      k = this.keys.length;
+      this.at.set(s, k);
+      this.keys.push(s);
+    }
+    return k;
+  }
+}
+
 /** Growable byte buffer with the Native encodings of single values. */
 class ByteSink {
   buf: Buffer;
@@ -211,8 +228,7 @@ export class NativeBlockWriter {
     out.u64(1);
     const offsets = out.pos;
     out.pos += n * 8;
-    const dict = new Map<string, number>([['', 0]]);
-    const keys: string[] = [''];
+    const dict = new Dictionary();
     let indexes = this.indexes;
     let total = 0;
     // The entries of the last map written: a map object repeated on the next
@@ -237,14 +253,8 @@ export class NativeBlockWriter {
         valuesAt = aux.pos;
         entries = 0;
         for (const key in m) {
-          let k = dict.get(key);
-          if (k === undefined) {
-            k = keys.length;
-            dict.set(key, k);
-            keys.push(key);
-          }
           if (total >= indexes.length) indexes = this.growIndexes(total + 1);
-          indexes[total++] = k;
+          indexes[total++] = dict.index(key);
           const v = m[key];
           if (value === 'String') aux.str(v as string);
           else aux.u8(typeof v === 'number' ? v : v ? 1 : 0);
@@ -254,7 +264,7 @@ export class NativeBlockWriter {
       }
       out.u64(total, offsets + i * 8);
     }
-    this.granule(keys, indexes, total);
+    this.granule(dict.keys, indexes, total);
     out.append(aux);
   }
 
@@ -270,20 +280,10 @@ export class NativeBlockWriter {
     const n = values.length;
     this.out.ensure(8);
     this.out.u64(1);
-    const dict = new Map<string, number>([['', 0]]);
-    const keys: string[] = [''];
+    const dict = new Dictionary();
     const indexes = n > this.indexes.length ? this.growIndexes(n) : this.indexes;
-    for (let i = 0; i < n; i++) {
-      const v = values[i]!;
-      let k = dict.get(v);
-      if (k === undefined) {
-        k = keys.length;
-        dict.set(v, k);
-        keys.push(v);
-      }
-      indexes[i] = k;
-    }
-    this.granule(keys, indexes, n);
+    for (let i = 0; i < n; i++) indexes[i] = dict.index(values[i]!);
+    this.granule(dict.keys, indexes, n);
   }
 
   /** One LowCardinality granule of `count` indexes into `keys`; none when `count` is 0 (ClickHouse writes none then). */
@@ -305,7 +305,7 @@ export class NativeBlockWriter {
     out.pos = pos;
   }
 
-  /** The dictionary indexes of a map column's entries, reused across columns and blocks. */
+  /** Dictionary indexes of the column being written, reused by the block's columns (bounded by the block's entries). */
   private indexes: Uint32Array = new Uint32Array(4096);
 
   private growIndexes(min: number): Uint32Array {

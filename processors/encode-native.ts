@@ -10,7 +10,9 @@
  * numbers to 0, strings to '' — except `attributes_format`, which is 1: the
  * processors write the layout of migration 0016 (values once, in
  * `attributes` / `resource_attributes`; type codes in `*_types`, a
- * Map(String, UInt8) block column that the insert casts to the table's Enum8). Time literals ('YYYY-MM-DD hh:mm:ss.nnnnnnnnn',
+ * Map(LowCardinality(String), UInt8) block column that the insert casts to
+ * the table's Enum8). LowCardinality(String) columns and map keys are written
+ * as a dictionary per block. Time literals ('YYYY-MM-DD hh:mm:ss.nnnnnnnnn',
  * UTC, schemas/time.ts) are written as Int64 ns.
  */
 import { NativeBlockWriter } from '../platform/clickhouse-native.js';
@@ -150,7 +152,7 @@ function encode(rows: readonly Row[], columns: readonly Column[]): Buffer {
         w.nullableFloat64(name, pick<number | null>(rows, name, null));
         break;
       case 'EmptyMap':
-        // Zero entries per row: a Map(String, UInt8) block column the insert casts to the table's map type.
+        // Zero entries per row: a Map(LowCardinality(String), UInt8) block column the insert casts to the table's map type.
         w.map(name, 'UInt8', new Array<undefined>(n));
         break;
       default: {
@@ -164,7 +166,7 @@ function encode(rows: readonly Row[], columns: readonly Column[]): Buffer {
 
 /**
  * Encode span rows as a Native block with {@link SPAN_COLUMNS}.
- * @throws RangeError on a malformed time literal or Int64 attribute value.
+ * @throws RangeError on a malformed time literal.
  */
 export function encodeSpansNative(rows: readonly SpanRow[]): Buffer {
   return encode(rows as unknown as readonly Row[], SPAN_COLUMNS);
@@ -172,7 +174,7 @@ export function encodeSpansNative(rows: readonly SpanRow[]): Buffer {
 
 /**
  * Encode log rows as a Native block with {@link LOG_COLUMNS}.
- * @throws RangeError on a malformed time literal or Int64 attribute value.
+ * @throws RangeError on a malformed time literal.
  */
 export function encodeLogsNative(rows: readonly LogRow[]): Buffer {
   return encode(rows as unknown as readonly Row[], LOG_COLUMNS);

@@ -75,14 +75,6 @@ export function plainToString(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Flatten native attributes (a JSON object) to key → string; undefined values are skipped. */
-export function flattenPlain(obj: Record<string, unknown> | undefined | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!obj || typeof obj !== 'object') return out;
-  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = plainToString(v);
-  return out;
-}
-
 /** Lowercase hex id, '' when absent or all zeros (OTLP's "no id"). */
 export function normalizeId(id: string | undefined | null): string {
   if (!id) return '';
@@ -174,29 +166,33 @@ export function flattenKeyValuesTyped(kvs: KeyValue[] | undefined): FlattenedAtt
 }
 
 /**
- * Type codes of native attributes (a JSON object; texts from
- * {@link flattenPlain}): safe integers and bigints → int; other numbers →
- * double; booleans → bool; arrays and objects → json; null → empty; strings
- * have no entry. Undefined values are skipped.
+ * Flatten native attributes (a JSON object) into their text map
+ * ({@link plainToString}) and type codes in one pass: safe integers and
+ * bigints → int; other numbers → double; booleans → bool; arrays and objects
+ * → json; null → empty (text ''); strings have no code. Undefined values are
+ * skipped.
+ * @returns a fresh {@link FlattenedAttributes} the caller may change.
  */
-export function plainTypes(obj: Record<string, unknown> | undefined | null): Record<string, AttributeTypeCode> {
-  const t: Record<string, AttributeTypeCode> = {};
-  if (!obj || typeof obj !== 'object') return t;
+export function flattenPlainTyped(obj: Record<string, unknown> | undefined | null): FlattenedAttributes {
+  const out: FlattenedAttributes = { all: {}, types: {} };
+  if (!obj || typeof obj !== 'object') return out;
   for (const [k, v] of Object.entries(obj)) {
-    if (v === undefined || typeof v === 'string') continue;
-    if (v === null) t[k] = ATTRIBUTE_TYPE.empty;
-    else if (typeof v === 'boolean') t[k] = ATTRIBUTE_TYPE.bool;
-    else if (typeof v === 'bigint') t[k] = ATTRIBUTE_TYPE.int;
-    else if (typeof v === 'number') t[k] = Number.isSafeInteger(v) ? ATTRIBUTE_TYPE.int : ATTRIBUTE_TYPE.double;
-    else t[k] = ATTRIBUTE_TYPE.json;
+    if (v === undefined) continue;
+    out.all[k] = plainToString(v);
+    if (typeof v === 'string') continue;
+    if (v === null) out.types[k] = ATTRIBUTE_TYPE.empty;
+    else if (typeof v === 'boolean') out.types[k] = ATTRIBUTE_TYPE.bool;
+    else if (typeof v === 'bigint') out.types[k] = ATTRIBUTE_TYPE.int;
+    else if (typeof v === 'number') out.types[k] = Number.isSafeInteger(v) ? ATTRIBUTE_TYPE.int : ATTRIBUTE_TYPE.double;
+    else out.types[k] = ATTRIBUTE_TYPE.json;
   }
-  return t;
+  return out;
 }
 
-/** Set `key` to the string `value` in a text map and drop its type code (strings have none). */
-export function setString(all: Record<string, string>, types: Record<string, AttributeTypeCode>, key: string, value: string): void {
-  all[key] = value;
-  delete types[key];
+/** Set `key` to the string `value` in a flattened list (not a shared one) and drop its type code (strings have none). */
+export function setString(f: FlattenedAttributes, key: string, value: string): void {
+  f.all[key] = value;
+  delete f.types[key];
 }
 
 /** OTLP attributes as a JSON object of plain typed values (event and link attributes, scope attributes). */

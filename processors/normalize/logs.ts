@@ -20,7 +20,7 @@ import type { NativeLog } from '../../schemas/native.js';
 import type { LogRow } from '../../schemas/rows.js';
 import { msToNs, nsToClickHouse } from '../../schemas/time.js';
 import type { AnyValue } from '../../schemas/otlp.js';
-import { anyValueToString, flattenKeyValuesTyped, flattenShared, flattenPlain, keyValuesToPlain, normalizeId, plainTypes, setString, uint32 } from './attributes.js';
+import { anyValueToString, flattenKeyValuesTyped, flattenShared, flattenPlainTyped, keyValuesToPlain, normalizeId, setString, uint32 } from './attributes.js';
 import { parseMs, parseNs } from './spans.js';
 
 const RANGE_NAMES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
@@ -82,7 +82,7 @@ export function otlpLogToRow(
   const attrs = flattenKeyValuesTyped(rec.attributes);
   const resourceAttributes = res.all;
   const attributes = attrs.all;
-  if (rec.eventName) setString(attributes, attrs.types, 'event.name', rec.eventName);
+  if (rec.eventName) setString(attrs, 'event.name', rec.eventName);
   let num = Number.isInteger(rec.severityNumber) ? (rec.severityNumber as number) : 0;
   if (num < 0 || num > 24) num = 0;
   if (num === 0) num = severityNumber(rec.severityText);
@@ -118,9 +118,9 @@ export function otlpLogToRow(
 /** One native log (zod output of schemas/native.ts) → LogRow. */
 export function nativeLogToRow(tenant: string, rec: NativeLog, receivedAtMs: number): LogRow {
   const num = severityNumber(rec.severity ?? 'info') || 9;
-  const resourceAttributes = flattenPlain(rec.resource);
-  const resourceTypes = plainTypes(rec.resource);
-  if (!resourceAttributes['service.name'] && rec.service) setString(resourceAttributes, resourceTypes, 'service.name', rec.service);
+  const res = flattenPlainTyped(rec.resource);
+  if (!res.all['service.name'] && rec.service) setString(res, 'service.name', rec.service);
+  const attrs = flattenPlainTyped(rec.attributes);
   return {
     tenant,
     time: nsToClickHouse(parseMs(rec.time, 'time')),
@@ -132,11 +132,11 @@ export function nativeLogToRow(tenant: string, rec: NativeLog, receivedAtMs: num
     trace_id: normalizeId(rec.trace_id),
     span_id: normalizeId(rec.span_id),
     scope_name: '',
-    resource_attributes: resourceAttributes,
-    attributes: flattenPlain(rec.attributes),
+    resource_attributes: res.all,
+    attributes: attrs.all,
     body_type: 'string',
-    attributes_types: plainTypes(rec.attributes),
-    resource_attributes_types: resourceTypes,
+    attributes_types: attrs.types,
+    resource_attributes_types: res.types,
     attributes_format: 1,
   };
 }

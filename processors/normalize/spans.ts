@@ -27,7 +27,7 @@ import { msToNs, nsToClickHouse } from '../../schemas/time.js';
 import { STORABLE_WINDOW, timeProblem } from '../../schemas/limits.js';
 import { priceCall } from '../cost.js';
 import { genAiInfo } from '../genai.js';
-import { flattenKeyValuesTyped, flattenShared, flattenPlain, keyValuesToPlain, normalizeId, plainTypes, setString, uint32 } from './attributes.js';
+import { flattenKeyValuesTyped, flattenShared, flattenPlainTyped, keyValuesToPlain, normalizeId, setString, uint32 } from './attributes.js';
 
 const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
 const STATUS_NAMES = ['unset', 'ok', 'error'] as const;
@@ -180,13 +180,13 @@ export function nativeSpanToRow(tenant: string, span: NativeSpan): SpanRow {
   if (span.end_time !== undefined && span.end_time !== null) endNs = parseMs(span.end_time, 'end_time');
   else if (typeof span.duration_ms === 'number' && Number.isFinite(span.duration_ms)) endNs = startNs + msToNs(span.duration_ms);
   else throw new VigilError('VIGIL_ERR_DECODE', 'either end_time or duration_ms is required');
-  const attributes = flattenPlain(span.attributes);
-  const attributeTypes = plainTypes(span.attributes);
-  if (span.error_type) setString(attributes, attributeTypes, 'error.type', span.error_type);
-  if (span.span_type) setString(attributes, attributeTypes, 'vigil.span_type', span.span_type);
-  const resourceAttributes = flattenPlain(span.resource);
-  const resourceTypes = plainTypes(span.resource);
-  if (!resourceAttributes['service.name'] && span.service) setString(resourceAttributes, resourceTypes, 'service.name', span.service);
+  const attrs = flattenPlainTyped(span.attributes);
+  if (span.error_type) setString(attrs, 'error.type', span.error_type);
+  if (span.span_type) setString(attrs, 'vigil.span_type', span.span_type);
+  const res = flattenPlainTyped(span.resource);
+  if (!res.all['service.name'] && span.service) setString(res, 'service.name', span.service);
+  const attributes = attrs.all;
+  const resourceAttributes = res.all;
   return withGenAi(
     {
       tenant,
@@ -206,8 +206,8 @@ export function nativeSpanToRow(tenant: string, span: NativeSpan): SpanRow {
       resource_attributes: resourceAttributes,
       attributes,
       events: '[]',
-      attributes_types: attributeTypes,
-      resource_attributes_types: resourceTypes,
+      attributes_types: attrs.types,
+      resource_attributes_types: res.types,
       attributes_format: 1,
     },
     startNs,

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { otlpProto } from '../../ingest/otlp/proto.js';
 import { decodeTracesProtobuf } from '../../ingest/otlp/decode.js';
-import { ATTRIBUTE_TYPE as T, flattenKeyValuesTyped, plainTypes } from '../../processors/normalize/attributes.js';
+import { ATTRIBUTE_TYPE as T, flattenKeyValuesTyped, flattenPlainTyped } from '../../processors/normalize/attributes.js';
 import { processBatch } from '../../processors/worker.js';
 import type { Envelope } from '../../schemas/envelope.js';
 import { nowNs, str } from './fixtures.js';
@@ -50,9 +50,11 @@ describe('typed attributes', () => {
   });
 
   it('native attributes are typed by their JSON type', () => {
-    expect(plainTypes({ s: 'x', n: 3, f: 1.5, huge: 1e300, b: false, a: [1], o: { k: 1 }, z: null, u: undefined })).toEqual({
+    const f = flattenPlainTyped({ s: 'x', n: 3, f: 1.5, huge: 1e300, b: false, a: [1], o: { k: 1 }, z: null, u: undefined });
+    expect(f.types).toEqual({
       n: T.int, f: T.double, huge: T.double, b: T.bool, a: T.json, o: T.json, z: T.empty,
     });
+    expect(f.all).toEqual({ s: 'x', n: '3', f: '1.5', huge: '1e+300', b: 'false', a: '[1]', o: '{"k":1}', z: '' });
   });
 });
 
