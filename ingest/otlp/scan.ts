@@ -19,7 +19,7 @@
  */
 import protobuf from 'protobufjs';
 import { MAX_VALUE_DEPTH, type TimeWindow } from '../../schemas/limits.js';
-import { bytesAt, checkUtf8, enter, leave, str, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './wire.js';
+import { bytesAt, checkUtf8, enter, keyStr, leave, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './wire.js';
 
 type Reader = protobuf.Reader;
 
@@ -111,7 +111,7 @@ function keyValue(r: Reader, view: Buffer, depth: number): string {
     const t = r.tag();
     if (t === T_LEN(1)) {
       seen = once(seen, 1);
-      key = str(r, view);
+      key = keyStr(r, view);
     } else if (t === T_LEN(2)) {
       seen = once(seen, 2);
       anyValue(r, view, depth);
@@ -122,9 +122,14 @@ function keyValue(r: Reader, view: Buffer, depth: number): string {
   return key;
 }
 
+/**
+ * Keys come from keyStr(): mostly internalized strings, which `===` compares
+ * by identity, so pairwise checks beat building a Set (and hashing every key)
+ * up to a few dozen keys.
+ */
 function distinct(keys: string[]): void {
   if (keys.length < 2) return;
-  if (keys.length <= 8) {
+  if (keys.length <= 32) {
     for (let i = 1; i < keys.length; i++) for (let j = 0; j < i; j++) if (keys[i] === keys[j]) throw NOT_PLAIN;
     return;
   }

@@ -75,6 +75,10 @@ describe('trace intake fast path: proved plainly valid only when the full path a
     expect(slow).toBeGreaterThan(200);
   });
 
+  /** n attributes with distinct keys, except that key `dupOf` is repeated at index `at`. */
+  const manyKeys = (n: number, dupOf: number, at: number) =>
+    Array.from({ length: n }, (_, i) => ({ key: `attr.${i === at ? dupOf : i}`, value: { intValue: String(i) } }));
+
   it('each problem the full path reports sends the request down the full path', () => {
     const old = String(BigInt(now - 40 * 86_400_000) * 1_000_000n);
     const cases: Array<[string, Uint8Array]> = [
@@ -88,6 +92,10 @@ describe('trace intake fast path: proved plainly valid only when the full path a
       ['duplicate span attribute', request([span({ attributes: [{ key: 'a', value: { stringValue: 'x' } }, { key: 'a', value: { stringValue: 'y' } }] })])],
       ['duplicate event attribute', request([span({ events: [{ timeUnixNano: '1', name: 'e', attributes: [{ key: 'k', value: {} }, { key: 'k', value: {} }] }] })])],
       ['duplicate resource attribute', request([span()], { attributes: [{ key: 'r', value: {} }, { key: 'r', value: {} }] })],
+      // Keys come from the internalized-key table (keyStr); the duplicate check is pairwise up to 32 keys, a Set above.
+      ['duplicate among 20 attributes', request([span({ attributes: manyKeys(20, 3, 17) })])],
+      ['duplicate among 40 attributes', request([span({ attributes: manyKeys(40, 0, 39) })])],
+      ['duplicate long (untabled) keys', request([span({ attributes: [{ key: 'k'.repeat(80), value: {} }, { key: 'x', value: {} }, { key: 'k'.repeat(80), value: {} }] })])],
     ];
     for (const [label, body] of cases) {
       expect(scanTraces(body, window), label).toBeNull();
@@ -106,6 +114,7 @@ describe('trace intake fast path: proved plainly valid only when the full path a
       return protobuf.Writer.create().uint32(10).bytes(rs).finish();
     };
     expect(check(wrap(oneSpan), 'hand-made span')).toBe(true);
+    for (const n of [20, 40]) expect(check(request([span({ attributes: manyKeys(n, -1, -1) })]), `${n} distinct attributes`)).toBe(true);
     expect(scanTraces(wrap(Buffer.concat([oneSpan, oneSpan])), window), 'every field twice').toBeNull();
     const badUtf8 = Buffer.concat([oneSpan, protobuf.Writer.create().uint32(42).bytes(Buffer.from([0xc3, 0x28])).finish()]);
     expect(scanTraces(wrap(badUtf8), window), 'invalid UTF-8').toBeNull();
