@@ -19,23 +19,20 @@ import { NativeBlockWriter } from '../platform/clickhouse-native.js';
 import type { LogRow, SpanRow } from '../schemas/rows.js';
 
 type Row = Readonly<Record<string, unknown>>;
-type Kind = 'String' | 'LowCardinality' | 'UInt8' | 'UInt32' | 'UInt64' | 'DateTime64' | 'NullableFloat64' | 'MapString' | 'MapUInt8' | 'EmptyMap';
+type Kind = 'String' | 'LowCardinality' | 'UInt8' | 'UInt32' | 'UInt64' | 'DateTime64' | 'NullableFloat64' | 'MapString' | 'MapUInt8';
 /** [column, how it is written, the default when the row has none]. */
 type Column = readonly [name: string, kind: Kind, fallback?: string];
 
 /**
- * Attribute type codes (migration 0016), the row's layout flag, and 0007's
- * physical typed maps (renamed `*_v1`), empty for new rows. The empty maps are
- * written, not left to their DEFAULT: ClickHouse computing the defaults of ten
- * omitted Map columns cost ~40 % more insert CPU than parsing ten columns of
- * zero offsets (bench/README.md, "Attribute values stored once").
+ * Attribute type codes (migration 0016) and the row's layout flag (1; the only
+ * layout since 0018). Until 0019 the block also carried 0007's typed-map
+ * copies (`*_v1`) as ten empty maps: about half of the spans insert's CPU
+ * (bench/README.md, "The typed-map copies dropped").
  */
 const ATTRIBUTE_TYPES: Column[] = [
   ['attributes_types', 'MapUInt8'],
   ['resource_attributes_types', 'MapUInt8'],
   ['attributes_format', 'UInt8', '1'],
-  ...['attributes', 'resource_attributes'].flatMap((prefix) =>
-    ['string', 'int', 'float', 'bool', 'json'].map((kind): Column => [`${prefix}_${kind}_v1`, 'EmptyMap'])),
 ];
 
 /** Columns of vigil.spans written by the processors, in block order. */
@@ -150,10 +147,6 @@ function encode(rows: readonly Row[], columns: readonly Column[]): Buffer {
       }
       case 'NullableFloat64':
         w.nullableFloat64(name, pick<number | null>(rows, name, null));
-        break;
-      case 'EmptyMap':
-        // Zero entries per row: a Map(LowCardinality(String), UInt8) block column the insert casts to the table's map type.
-        w.map(name, 'UInt8', new Array<undefined>(n));
         break;
       default: {
         const type = kind === 'MapString' ? 'String' : 'UInt8';

@@ -1,13 +1,15 @@
 /**
  * Issue 6: migrations 0016 / 0017 store attribute values once (text in
  * `attributes` / `resource_attributes`, type codes in `*_types`) and turn
- * 0007's typed maps into ALIAS columns. On a database populated under the old
- * layouts — rows from before 0007 (string maps only) and rows with 0007's
- * typed maps — every old row reads the same after the upgrade, through SQL on
- * the typed-map names and through the query API; a new row written by the
- * processors with the same OTLP attributes reads exactly like the old typed
- * row; and every statement of both files re-runs cleanly (a partly applied
- * migration is re-run on the next start).
+ * 0007's typed maps into ALIAS columns; 0018 gives the rows stored before
+ * 0016 their type codes and 0019 drops 0007's typed-map copies (`*_v1`). On a
+ * database populated under the old layouts — rows from before 0007 (string
+ * maps only) and rows with 0007's typed maps — every old row reads the same
+ * after each step of the upgrade, through SQL on the typed-map names and
+ * through the query API; a new row written by the processors with the same
+ * OTLP attributes reads exactly like the old typed row; and every statement
+ * of the four files re-runs cleanly (a partly applied migration is re-run on
+ * the next start).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -78,7 +80,7 @@ function logRow(n: number, base: bigint, extra: Record<string, unknown>): Record
   };
 }
 
-describe('ClickHouse migrations 0016 / 0017 (attribute values once) on a populated database', () => {
+describe('ClickHouse migrations 0016–0019 (attribute values once, typed-map copies dropped) on a populated database', () => {
   it('old rows of both earlier layouts read the same after the upgrade, a new row reads like the old typed row, and every statement re-runs', async () => {
     const shared = await createTestClickHouse();
     const ch: ClickHouseHandle = { ...shared, database: uniqueName('attrs_once_upgrade') };
@@ -126,7 +128,7 @@ describe('ClickHouse migrations 0016 / 0017 (attribute values once) on a populat
     };
     expect((await migrateClickHouse(ch, { retentionDays: 30, dir: upTo(16), log })).applied).toEqual(['0016_attributes_once.sql']);
     await rerun('0016_attributes_once.sql');
-    expect((await migrateClickHouse(ch, { retentionDays: 30, log })).applied).toEqual(['0017_typed_attribute_aliases.sql']);
+    expect((await migrateClickHouse(ch, { retentionDays: 30, dir: upTo(17), log })).applied).toEqual(['0017_typed_attribute_aliases.sql']);
     await rerun('0017_typed_attribute_aliases.sql');
     expect({ spans: await rows(ch, typedSql('spans')), logs: await rows(ch, typedSql('logs')) }).toEqual(before);
 
@@ -143,13 +145,28 @@ describe('ClickHouse migrations 0016 / 0017 (attribute values once) on a populat
     expect(processed.spans[0]).toMatchObject({ attributes: TEXTS, attributes_format: 1 });
     await ch.client.insert({ table: `${ch.database}.spans`, values: processed.spans, format: 'JSONEachRow' });
     await ch.client.insert({ table: `${ch.database}.logs`, values: processed.logs, format: 'JSONEachRow' });
-    // Stored once: the physical typed maps of the new row are empty.
-    expect(await rows(ch, `SELECT attributes_string_v1, attributes_int_v1, attributes_json_v1, resource_attributes_string_v1 FROM {db:Identifier}.spans WHERE span_id = '${hex(3, 16)}'`))
-      .toEqual([{ attributes_string_v1: {}, attributes_int_v1: {}, attributes_json_v1: {}, resource_attributes_string_v1: {} }]);
-    for (const table of ['spans', 'logs']) {
-      const [, old, fresh] = await rows<Record<string, unknown>>(ch, typedSql(table));
+    const typedNow = async () => ({ spans: await rows<Record<string, unknown>>(ch, typedSql('spans')), logs: await rows<Record<string, unknown>>(ch, typedSql('logs')) });
+    const withNew = await typedNow();
+    for (const table of ['spans', 'logs'] as const) {
+      const [, old, fresh] = withNew[table];
       expect({ ...fresh, span_id: '' }).toEqual({ ...old, span_id: '' });
     }
+
+    // 0018: the old rows get their type codes; 0019: the typed-map copies go. Nothing reads differently.
+    expect((await migrateClickHouse(ch, { retentionDays: 30, dir: upTo(18), log })).applied).toEqual(['0018_attribute_types_for_old_rows.sql']);
+    await rerun('0018_attribute_types_for_old_rows.sql');
+    expect(await typedNow()).toEqual(withNew);
+    expect((await migrateClickHouse(ch, { retentionDays: 30, log })).applied).toEqual(['0019_drop_typed_map_copies.sql']);
+    await rerun('0019_drop_typed_map_copies.sql');
+    expect(await typedNow()).toEqual(withNew);
+    expect(await rows(ch, `SELECT table, name FROM system.columns WHERE database = {db:String} AND table IN ('spans', 'logs') AND endsWith(name, '_v1')`)).toEqual([]);
+    for (const table of ['spans', 'logs']) {
+      expect(await rows(ch, `SELECT attributes_format, count() AS n FROM {db:Identifier}.${table} GROUP BY attributes_format`)).toEqual([{ attributes_format: 1, n: '3' }]);
+    }
+    // The old typed row's codes, as the processors write them for the same attributes.
+    const types = await rows<{ attributes_types: Record<string, string> }>(ch, `SELECT attributes_types FROM {db:Identifier}.spans ORDER BY span_id`);
+    expect(types.map((t) => t.attributes_types)).toEqual([{}, { i: 'int', d: 'double', nan: 'double', inf: 'double', b: 'bool', arr: 'json', kv: 'json', empty: 'empty' }, types[2]!.attributes_types]);
+    expect(types[2]!.attributes_types).toEqual(types[1]!.attributes_types);
 
     const app = buildQueryApp({ log, clickhouse: ch, keys: { verify: async (k) => (k === 'key_a' ? { projectId: 'ta' } : null) } });
     await app.ready();
