@@ -9,13 +9,19 @@
  * names the file and both checksums: ship a new migration instead of editing.
  *
  * ClickHouse files use `{{database}}` and `{{retention_days}}` placeholders and
- * may hold several statements, each ending with `;` at the end of a line.
+ * may hold several statements, each ending with `;` at the end of a line. A
+ * statement that starts a mutation (`ALTER TABLE … UPDATE | DELETE`) is
+ * followed by a wait until ClickHouse has applied every mutation of that
+ * table, so the next statement sees the rewritten rows (short polls of
+ * system.mutations: no request outlives the client's timeout however long
+ * the mutation runs).
  * Postgres files run in one transaction each, under a session advisory lock so
  * concurrently starting processes apply each migration once.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { ClickHouseHandle } from './clickhouse.js';
 import { VigilError } from './errors.js';
@@ -138,6 +144,41 @@ export function splitStatements(sql: string): string[] {
   return out.map((s) => s.trim()).filter((s) => s !== '');
 }
 
+/** A statement that starts a mutation; group 1 is the table. */
+const MUTATION_RE = /^ALTER\s+TABLE\s+(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-Za-z0-9_]*)\s+(?:UPDATE|DELETE)\b/i;
+
+/**
+ * Wait until no mutation of `table` is pending (system.mutations), polling
+ * every `pollMs`; logs progress (parts to do) every 10 s.
+ * @throws VigilError VIGIL_ERR_MIGRATION_FAILED when ClickHouse reports a
+ *   failure of a pending mutation (it keeps retrying it; the message names the
+ *   reason and the way out).
+ */
+async function awaitMutations(handle: ClickHouseHandle, table: string, file: string, log: Logger, pollMs = 250): Promise<void> {
+  let logged = Date.now();
+  for (;;) {
+    const rs = await handle.client.query({
+      query: `SELECT count() AS pending, sum(parts_to_do) AS parts, max(latest_fail_reason) AS reason
+        FROM system.mutations WHERE database = {db:String} AND table = {table:String} AND NOT is_done`,
+      query_params: { db: handle.database, table },
+      format: 'JSONEachRow',
+    });
+    const [row] = await rs.json<{ pending: string | number; parts: string | number; reason: string }>();
+    if (row === undefined || Number(row.pending) === 0) return;
+    if (row.reason !== '') {
+      throw new VigilError(
+        'VIGIL_ERR_MIGRATION_FAILED',
+        `ClickHouse migration ${file}: the mutation of ${handle.database}.${table} fails: ${row.reason}; ClickHouse retries it — fix the cause (or KILL MUTATION) and run the migration again`,
+      );
+    }
+    if (Date.now() - logged >= 10_000) {
+      log.info({ migration: file, table, partsToDo: Number(row.parts) }, 'waiting for a ClickHouse mutation');
+      logged = Date.now();
+    }
+    await sleep(pollMs);
+  }
+}
+
 /**
  * Apply pending ClickHouse migrations (creates the database and the
  * `{db}.vigil_migrations` MergeTree first).
@@ -193,7 +234,10 @@ export async function migrateClickHouse(
     for (const stmt of splitStatements(sql)) {
       try {
         await client.command({ query: stmt });
+        const mutated = MUTATION_RE.exec(stmt)?.[1];
+        if (mutated !== undefined) await awaitMutations(handle, mutated, f.name, log);
       } catch (err) {
+        if (err instanceof VigilError) throw err;
         throw new VigilError(
           'VIGIL_ERR_MIGRATION_FAILED',
           `ClickHouse migration ${f.name} failed: ${(err as Error).message}; statement: ${stmt.slice(0, 200)}`,

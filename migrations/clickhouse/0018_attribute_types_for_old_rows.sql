@@ -15,8 +15,9 @@
 --    would (the processors wrote the same texts since 0007; rows from before
 --    0007 had no types and read as strings, as they still do). A mutation of
 --    the old parts only: it rewrites these three small columns and nothing
---    else, and waits until every part is done (mutations_sync = 2), so no old
---    row is read through the new aliases before it is converted.
+--    else. The migration runner waits until ClickHouse has applied it to every
+--    part (platform/migrate.ts), so no old row is read through the new
+--    aliases before it is converted.
 -- 2. The typed-map names become ALIAS columns of the text and the types alone.
 --    Stop the processors of a version before 0016 first: rows they insert in
 --    the old layout after step 1 would read as strings only.
@@ -40,8 +41,7 @@ ALTER TABLE {{database}}.spans
             mapApply((k, v) -> (k, if(v = 'null' AND resource_attributes[k] = '', 'empty', 'json')), resource_attributes_json_v1)),
             'Map(LowCardinality(String), Enum8(''int'' = 1, ''double'' = 2, ''bool'' = 3, ''json'' = 4, ''empty'' = 5))'),
         attributes_format = 1
-    WHERE attributes_format = 0
-    SETTINGS mutations_sync = 2;
+    WHERE attributes_format = 0;
 
 ALTER TABLE {{database}}.logs
     UPDATE
@@ -58,8 +58,7 @@ ALTER TABLE {{database}}.logs
             mapApply((k, v) -> (k, if(v = 'null' AND resource_attributes[k] = '', 'empty', 'json')), resource_attributes_json_v1)),
             'Map(LowCardinality(String), Enum8(''int'' = 1, ''double'' = 2, ''bool'' = 3, ''json'' = 4, ''empty'' = 5))'),
         attributes_format = 1
-    WHERE attributes_format = 0
-    SETTINGS mutations_sync = 2;
+    WHERE attributes_format = 0;
 
 ALTER TABLE {{database}}.spans
     MODIFY COLUMN attributes_string Map(LowCardinality(String), String)

@@ -13,7 +13,7 @@ import {
 } from '../../platform/migrate.js';
 import { startPostgres } from '../../platform/postgres.js';
 import { createTestClickHouse } from '../support/clickhouse.js';
-import { createTestDatabase, tempDir } from '../support/harness.js';
+import { createTestDatabase, tempDir, uniqueName } from '../support/harness.js';
 
 const log = createLogger('silent');
 
@@ -167,6 +167,41 @@ describe('migrateClickHouse', () => {
     const err = await rejection(migrateClickHouse(ch, { retentionDays: 30, dir, log }));
     expect(err.code).toBe('VIGIL_ERR_MIGRATION_CHANGED');
     expect(err.message).toContain('0002_logs.sql');
+  });
+
+  it('waits for a mutation before the next statement (regression: 0018 must convert every old row before its aliases read them)', async () => {
+    const base = { ...(await createTestClickHouse()), database: uniqueName('mutation') };
+    // As on a ClickHouse server by default, mutations run in the background
+    // (mutations_sync = 0; chDB's default is to wait for them).
+    const client = {
+      command: (p: Parameters<typeof base.client.command>[0]) => base.client.command({ ...p, clickhouse_settings: { ...p.clickhouse_settings, mutations_sync: 0 } }),
+      query: (p: Parameters<typeof base.client.query>[0]) => base.client.query(p),
+      insert: (p: Parameters<typeof base.client.insert>[0]) => base.client.insert(p),
+    } as unknown as typeof base.client;
+    const ch = { ...base, client };
+    const dir = await tempDir('migrations-mutation');
+    fs.writeFileSync(
+      path.join(dir, '0001_rows.sql'),
+      'CREATE TABLE IF NOT EXISTS {{database}}.mut (k UInt32, v String) ENGINE = MergeTree ORDER BY k;\n' +
+        "INSERT INTO {{database}}.mut SELECT number, 'old' FROM numbers(2000000);\n" +
+        "ALTER TABLE {{database}}.mut UPDATE v = concat('new-', toString(k % 2)) WHERE v = 'old';\n" +
+        // What the next statement sees of the table: only rewritten rows.
+        'CREATE TABLE IF NOT EXISTS {{database}}.mut_seen ENGINE = MergeTree ORDER BY v AS SELECT v, count() AS n FROM {{database}}.mut GROUP BY v;\n',
+    );
+    expect((await migrateClickHouse(ch, { retentionDays: 30, dir, log })).applied).toEqual(['0001_rows.sql']);
+    const seen = await ch.client.query({ query: 'SELECT v, n FROM {db:Identifier}.mut_seen ORDER BY v', query_params: { db: ch.database }, format: 'JSONEachRow' });
+    expect(await seen.json()).toEqual([{ v: 'new-0', n: 1000000 }, { v: 'new-1', n: 1000000 }]);
+
+    // A mutation that fails: the runner stops with ClickHouse's reason instead of waiting forever.
+    fs.writeFileSync(path.join(dir, '0002_fails.sql'), "ALTER TABLE {{database}}.mut UPDATE v = toString(throwIf(k = 7, 'no row 7 here')) WHERE 1;\n");
+    try {
+      const err = await rejection(migrateClickHouse(ch, { retentionDays: 30, dir, log }));
+      expect(err.code).toBe('VIGIL_ERR_MIGRATION_FAILED');
+      expect(err.message).toContain('0002_fails.sql');
+      expect(err.message).toContain('no row 7 here');
+    } finally {
+      await base.client.command({ query: `KILL MUTATION WHERE database = '${ch.database}' AND table = 'mut'` });
+    }
   });
 });
 
