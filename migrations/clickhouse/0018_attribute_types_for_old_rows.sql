@@ -10,7 +10,9 @@
 --
 -- 1. Each old row gets its type codes from the typed map its key was in: int,
 --    double, bool; json, or 'empty' for the 'null' of an AnyValue without a
---    value (whose text is ''). Keys in no typed map are strings, as 0016
+--    value (arrays and kvlists, the other values of `*_json`, never have the
+--    text 'null'; so the text map need not be read, which keeps this mutation
+--    to the typed maps, mostly empty). Keys in no typed map are strings, as 0016
 --    reads them. The text map already holds every value exactly as a new row
 --    would (the processors wrote the same texts since 0007; rows from before
 --    0007 had no types and read as strings, as they still do). A mutation of
@@ -32,13 +34,13 @@ ALTER TABLE {{database}}.spans
             mapApply((k, v) -> (k, 'int'), attributes_int_v1),
             mapApply((k, v) -> (k, 'double'), attributes_float_v1),
             mapApply((k, v) -> (k, 'bool'), attributes_bool_v1),
-            mapApply((k, v) -> (k, if(v = 'null' AND attributes[k] = '', 'empty', 'json')), attributes_json_v1)),
+            mapApply((k, v) -> (k, if(v = 'null', 'empty', 'json')), attributes_json_v1)),
             'Map(LowCardinality(String), Enum8(''int'' = 1, ''double'' = 2, ''bool'' = 3, ''json'' = 4, ''empty'' = 5))'),
         resource_attributes_types = CAST(mapConcat(
             mapApply((k, v) -> (k, 'int'), resource_attributes_int_v1),
             mapApply((k, v) -> (k, 'double'), resource_attributes_float_v1),
             mapApply((k, v) -> (k, 'bool'), resource_attributes_bool_v1),
-            mapApply((k, v) -> (k, if(v = 'null' AND resource_attributes[k] = '', 'empty', 'json')), resource_attributes_json_v1)),
+            mapApply((k, v) -> (k, if(v = 'null', 'empty', 'json')), resource_attributes_json_v1)),
             'Map(LowCardinality(String), Enum8(''int'' = 1, ''double'' = 2, ''bool'' = 3, ''json'' = 4, ''empty'' = 5))'),
         attributes_format = 1
     WHERE attributes_format = 0;
@@ -49,13 +51,13 @@ ALTER TABLE {{database}}.logs
             mapApply((k, v) -> (k, 'int'), attributes_int_v1),
             mapApply((k, v) -> (k, 'double'), attributes_float_v1),
             mapApply((k, v) -> (k, 'bool'), attributes_bool_v1),
-            mapApply((k, v) -> (k, if(v = 'null' AND attributes[k] = '', 'empty', 'json')), attributes_json_v1)),
+            mapApply((k, v) -> (k, if(v = 'null', 'empty', 'json')), attributes_json_v1)),
             'Map(LowCardinality(String), Enum8(''int'' = 1, ''double'' = 2, ''bool'' = 3, ''json'' = 4, ''empty'' = 5))'),
         resource_attributes_types = CAST(mapConcat(
             mapApply((k, v) -> (k, 'int'), resource_attributes_int_v1),
             mapApply((k, v) -> (k, 'double'), resource_attributes_float_v1),
             mapApply((k, v) -> (k, 'bool'), resource_attributes_bool_v1),
-            mapApply((k, v) -> (k, if(v = 'null' AND resource_attributes[k] = '', 'empty', 'json')), resource_attributes_json_v1)),
+            mapApply((k, v) -> (k, if(v = 'null', 'empty', 'json')), resource_attributes_json_v1)),
             'Map(LowCardinality(String), Enum8(''int'' = 1, ''double'' = 2, ''bool'' = 3, ''json'' = 4, ''empty'' = 5))'),
         attributes_format = 1
     WHERE attributes_format = 0;
