@@ -1,14 +1,18 @@
 /**
  * Typed attribute values for API answers (issue 8, "Fidelity of what is
- * stored"), read from the typed map columns of migration 0007 — since 0017
- * ALIAS columns that derive the same maps from the text map and the type
- * codes of 0016 (and read the stored maps of older rows).
+ * stored"), read from the layout of migration 0016: every value as text in
+ * `attributes` / `resource_attributes`, and the OTLP type of each non-string
+ * key in `attributes_types` / `resource_attributes_types` ('int', 'double',
+ * 'bool', 'json', 'empty'). Since 0018 every row has that layout (rows from
+ * before 0007, which had no types, read as strings, as they were stored).
+ * The typed-map ALIAS columns (`attributes_int` …) derive the same maps for
+ * SQL users; the API reads the two source maps and types the values here,
+ * which costs ClickHouse nothing per row (the aliases: ten map expressions
+ * per row, ~10–25 % of a trace lookup on 100M spans; bench/README.md).
  *
- * SQL: {@link typedAttributeColumns} selects a prefix's maps with every value
- * as a string (`toString` keeps Int64 exact and renders non-finite doubles as
- * 'nan' / 'inf' / '-inf', which JSON numbers cannot carry).
- * JS: {@link typedAttributes} merges them over the legacy string map into one
- * object whose values have their OTLP type:
+ * SQL: {@link typedAttributeColumns} selects a prefix's type codes (the text
+ * map is selected by name).
+ * JS: {@link typedAttributes} gives one object whose values have their OTLP type:
  * - string → string; bytes → base64 string;
  * - int → number when within ±(2^53 − 1), else the exact decimal string;
  * - double → number; NaN / ±Infinity → "NaN" / "Infinity" / "-Infinity"
@@ -16,20 +20,18 @@
  * - bool → true / false;
  * - array / kvlist → JSON array / object (same rules inside);
  * - empty value → null.
- * Keys only in the legacy map (rows written without typed maps) stay strings.
  */
 
-/** Row fields selected by {@link typedAttributeColumns} for one prefix. */
+/** Row fields selected by {@link typedAttributeColumns} plus the text map. */
 export type TypedAttributeRow = Record<string, unknown>;
 
 /**
- * SELECT list fragment for the typed maps of `prefix` ('attributes' or
- * 'resource_attributes'), aliased `${prefix}_string` … `${prefix}_json`, every
- * value a string. `prefix` is one of two constants, never user input.
+ * SELECT list fragment for the type codes of `prefix` ('attributes' or
+ * 'resource_attributes'): `${prefix}_types`. `prefix` is one of two
+ * constants, never user input.
  */
 export function typedAttributeColumns(prefix: 'attributes' | 'resource_attributes'): string {
-  const str = (kind: string): string => `mapApply((k, v) -> (k, toString(v)), ${prefix}_${kind}) AS ${prefix}_${kind}`;
-  return [`${prefix}_string`, str('int'), str('float'), str('bool'), `${prefix}_json`].join(', ');
+  return `${prefix}_types`;
 }
 
 function map(v: unknown): Record<string, string> {
@@ -42,7 +44,11 @@ export function intValue(s: string): number | string {
   return Number.isSafeInteger(n) ? n : s;
 }
 
-/** A Float64 rendered by ClickHouse `toString` as a JSON value (non-finite as proto3 JSON strings). */
+/**
+ * A double's text as a JSON value: a number, or for non-finite values the
+ * proto3 JSON strings "NaN" / "Infinity" / "-Infinity" (accepts the texts the
+ * processors write and ClickHouse's 'nan' / 'inf' / '-inf').
+ */
 export function floatValue(s: string): number | string {
   const lower = s.toLowerCase();
   if (lower === 'nan' || lower === '-nan') return 'NaN';
@@ -61,17 +67,35 @@ function jsonValue(s: string): unknown {
 }
 
 /**
- * The typed attribute object of `prefix` from a row holding the legacy map
- * (`row[prefix]`) and the columns of {@link typedAttributeColumns}.
+ * The typed attribute object of `prefix` from a row holding the text map
+ * (`row[prefix]`) and its type codes (`row[prefix + '_types']`).
  * @returns key → typed value (see module doc).
  */
 export function typedAttributes(row: TypedAttributeRow, prefix: 'attributes' | 'resource_attributes'): Record<string, unknown> {
   const out: Record<string, unknown> = { ...map(row[prefix]) };
-  for (const [k, v] of Object.entries(map(row[`${prefix}_string`]))) out[k] = v;
-  for (const [k, v] of Object.entries(map(row[`${prefix}_int`]))) out[k] = intValue(String(v));
-  for (const [k, v] of Object.entries(map(row[`${prefix}_float`]))) out[k] = floatValue(String(v));
-  for (const [k, v] of Object.entries(map(row[`${prefix}_bool`]))) out[k] = String(v) === '1' || String(v) === 'true';
-  for (const [k, v] of Object.entries(map(row[`${prefix}_json`]))) out[k] = jsonValue(String(v));
+  for (const [k, type] of Object.entries(map(row[`${prefix}_types`]))) {
+    const text = typeof out[k] === 'string' ? (out[k] as string) : '';
+    switch (type) {
+      case 'int':
+        out[k] = intValue(text);
+        break;
+      case 'double':
+        out[k] = floatValue(text);
+        break;
+      case 'bool':
+        out[k] = text === 'true';
+        break;
+      case 'json':
+        out[k] = jsonValue(text);
+        break;
+      case 'empty':
+        out[k] = null;
+        break;
+      default:
+        // Unknown code (a newer writer): the text as stored.
+        break;
+    }
+  }
   return out;
 }
 
