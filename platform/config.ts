@@ -147,7 +147,7 @@ const EnvSchema = z.object({
   VIGIL_INGEST_MAX_STORAGE_DELAY_MS: intVar(0, 3_600_000, 'set VIGIL_INGEST_MAX_STORAGE_DELAY_MS to how far (ms) storage may fall behind intake in one process before ingest answers 429, 0 to 3600000 (0 = never; default 30000)'),
   VIGIL_PROCESSOR_SUB_BATCH_BYTES: intVar(64 * 1024, 256 * 1024 * 1024, 'set VIGIL_PROCESSOR_SUB_BATCH_BYTES to the most message bytes per processor sub-batch, 65536 to 268435456 (default 33554432)'),
   VIGIL_PROCESSOR_FETCH_MIN_BYTES: intVar(1, 64 * 1024 * 1024, 'set VIGIL_PROCESSOR_FETCH_MIN_BYTES to the bytes a fetch waits for, 1 to 67108864 (default 1048576)'),
-  VIGIL_PROCESSOR_FETCH_MAX_WAIT_MS: intVar(1, 10_000, 'set VIGIL_PROCESSOR_FETCH_MAX_WAIT_MS to the most milliseconds a fetch waits for data, 1 to 10000 (default 400)'),
+  VIGIL_PROCESSOR_FETCH_MAX_WAIT_MS: intVar(1, 10_000, 'set VIGIL_PROCESSOR_FETCH_MAX_WAIT_MS to the most milliseconds a fetch waits for data, 1 to 10000 (default 150)'),
   VIGIL_PROCESSOR_PARTITION_FETCH_BYTES: intVar(64 * 1024, 256 * 1024 * 1024, 'set VIGIL_PROCESSOR_PARTITION_FETCH_BYTES to the most (compressed) bytes fetched per partition, 65536 to 268435456 (default 2097152)'),
   VIGIL_SHUTDOWN_TIMEOUT_MS: intVar(1_000, 600_000, 'set VIGIL_SHUTDOWN_TIMEOUT_MS to the most milliseconds a shutdown may take, 1000 to 600000 (default 30000)'),
   VIGIL_MAX_FUTURE_SKEW_MS: intVar(0, 366 * 86_400_000, 'set VIGIL_MAX_FUTURE_SKEW_MS to how far in the future a record time may lie, ms (default 86400000)'),
@@ -378,7 +378,7 @@ export function loadConfig(env: Record<string, string | undefined>): VigilConfig
       concurrency: e.VIGIL_PROCESSOR_CONCURRENCY ?? 3,
       fetch: {
         minBytes: e.VIGIL_PROCESSOR_FETCH_MIN_BYTES ?? 1024 * 1024,
-        maxWaitMs: e.VIGIL_PROCESSOR_FETCH_MAX_WAIT_MS ?? 400,
+        maxWaitMs: e.VIGIL_PROCESSOR_FETCH_MAX_WAIT_MS ?? 150,
         partitionBytes: e.VIGIL_PROCESSOR_PARTITION_FETCH_BYTES ?? 2 * 1024 * 1024,
       },
       subBatchBytes: e.VIGIL_PROCESSOR_SUB_BATCH_BYTES ?? 32 * 1024 * 1024,
