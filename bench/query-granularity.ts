@@ -67,20 +67,24 @@ const summaries = (t: string): string => `SELECT trace_id, min(start_time), max(
 let next = 0;
 const take = (n: number): string[] => Array.from({ length: n }, () => ids[next++ % ids.length]!);
 const tables = [...copies, 'spans'];
-for (let round = 0; round < ROUNDS; round++) {
-  for (const t of round % 2 === 0 ? tables : [...tables].reverse()) {
-    for (const [name, sql, params] of [['trace by id', byId(t), () => ({ id: take(1)[0] })], ['59 summaries', summaries(t), () => ({ ids: take(59) })]] as const) {
-      const ms: number[] = [];
-      for (let i = 0; i < 12; i++) {
-        const p = params();
-        const t0 = performance.now();
-        await q(sql, p);
-        ms.push(performance.now() - t0);
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const t of round % 2 === 0 ? tables : [...tables].reverse()) {
+      for (const [name, sql, params] of [['trace by id', byId(t), () => ({ id: take(1)[0] })], ['59 summaries', summaries(t), () => ({ ids: take(59) })]] as const) {
+        const ms: number[] = [];
+        for (let i = 0; i < 12; i++) {
+          const p = params();
+          const t0 = performance.now();
+          await q(sql, p);
+          ms.push(performance.now() - t0);
+        }
+        ms.sort((a, b) => a - b);
+        console.log(`round ${round} ${t.padEnd(12)} ${name.padEnd(13)} median ${ms[6]!.toFixed(1)} ms, p90 ${ms[10]!.toFixed(1)} ms`);
       }
-      ms.sort((a, b) => a - b);
-      console.log(`round ${round} ${t.padEnd(12)} ${name.padEnd(13)} median ${ms[6]!.toFixed(1)} ms, p90 ${ms[10]!.toFixed(1)} ms`);
     }
   }
+} finally {
+  // The copies go whatever happened: the kept directory stays as bench:query left it.
+  for (const t of copies) await cmd(`DROP TABLE IF EXISTS vigil.${t} SYNC`);
 }
-for (const t of copies) await cmd(`DROP TABLE IF EXISTS vigil.${t} SYNC`);
 process.exit(0);

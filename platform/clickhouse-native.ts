@@ -20,8 +20,10 @@
  * | `Map(LowCardinality(String), V)` | UInt64 1 (LowCardinality keys version), UInt64 cumulative entry counts (one per row), the keys as a LowCardinality dictionary + indexes ({@link NativeBlockWriter.map}), then every value |
  *
  * VarUInt is unsigned LEB128. Column types here may be simpler than the
- * table's (`String` for `LowCardinality(String)`): an `INSERT … SELECT` from
- * the block, or an HTTP `INSERT … FORMAT Native`, casts to the table's types.
+ * table's (`UInt8` map values for an `Enum8` map, `String` where a table
+ * column is `LowCardinality(String)` and the caller writes it with
+ * {@link NativeBlockWriter.string}): an `INSERT … SELECT` from the block, or
+ * an HTTP `INSERT … FORMAT Native`, casts to the table's types.
  */
 
 /** The distinct strings of one LowCardinality column of a block, in first-seen order after the default ''. */

@@ -149,7 +149,10 @@ const MUTATION_RE = /^ALTER\s+TABLE\s+(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-
 
 /**
  * Wait until no mutation of `table` is pending (system.mutations), polling
- * every `pollMs`; logs progress (parts to do) every 10 s.
+ * every `pollMs` (ms); logs progress (parts to do) every 10 s. No deadline on
+ * purpose: a migration's rewrite of a large table takes as long as it takes,
+ * and a failure stops the wait (below), so only a mutation that neither
+ * progresses nor fails would wait forever — the log then shows it stuck.
  * @throws VigilError VIGIL_ERR_MIGRATION_FAILED when ClickHouse reports a
  *   failure of a pending mutation (it keeps retrying it; the message names the
  *   reason and the way out).

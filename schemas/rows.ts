@@ -56,8 +56,8 @@ export interface SpanRow {
    */
   attributes_types?: Record<string, number>;
   resource_attributes_types?: Record<string, number>;
-  /** 1: attributes stored once with their types (0016); a row without it is read as an old row. */
-  attributes_format?: 0 | 1;
+  /** Layout flag of migration 0016; always 1 (the only layout since 0018, whose column DEFAULT is 1 too). */
+  attributes_format?: 1;
   resource_dropped_attributes_count?: number;
   resource_schema_url?: string;
   /** JSON object of the instrumentation scope's attributes (typed JSON values). */
@@ -104,8 +104,8 @@ export interface LogRow {
    */
   attributes_types?: Record<string, number>;
   resource_attributes_types?: Record<string, number>;
-  /** 1: attributes stored once with their types (0016); a row without it is read as an old row. */
-  attributes_format?: 0 | 1;
+  /** Layout flag of migration 0016; always 1 (the only layout since 0018, whose column DEFAULT is 1 too). */
+  attributes_format?: 1;
 }
 
 /**
