@@ -10,9 +10,10 @@
  *
  * ClickHouse files use `{{database}}` and `{{retention_days}}` placeholders and
  * may hold several statements, each ending with `;` at the end of a line. A
- * statement that starts a mutation (`ALTER TABLE … UPDATE | DELETE`) is
- * followed by a wait until ClickHouse has applied every mutation of that
- * table, so the next statement sees the rewritten rows (short polls of
+ * statement that starts a mutation (`ALTER TABLE … UPDATE | DELETE |
+ * MATERIALIZE …`) is followed by a wait until ClickHouse has applied every
+ * mutation of that table, so the next statement sees the rewritten rows or
+ * the built projection, index or column (short polls of
  * system.mutations: no request outlives the client's timeout however long
  * the mutation runs).
  * Postgres files run in one transaction each, under a session advisory lock so
@@ -144,8 +145,8 @@ export function splitStatements(sql: string): string[] {
   return out.map((s) => s.trim()).filter((s) => s !== '');
 }
 
-/** A statement that starts a mutation; group 1 is the table. */
-const MUTATION_RE = /^ALTER\s+TABLE\s+(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-Za-z0-9_]*)\s+(?:UPDATE|DELETE)\b/i;
+/** A statement that starts a mutation (UPDATE, DELETE, MATERIALIZE of a projection, index or column); group 1 is the table. */
+const MUTATION_RE = /^ALTER\s+TABLE\s+(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-Za-z0-9_]*)\s+(?:UPDATE|DELETE|MATERIALIZE)\b/i;
 
 /**
  * Wait until no mutation of `table` is pending (system.mutations), polling

@@ -13,7 +13,7 @@
  *   reads the trace_id column of the whole tenant (4.8 s at 100M spans).
  * - {@link listTraceRows}: for sort=start_time desc (the default), a bounded
  *   candidate search near the end of the window, then the summaries of only
- *   those candidates (through the trace_lookup projection, migration 0006),
+ *   those candidates (from the trace_summary projection, migration 0020),
  *   with a proof that they hold the true first page; when the proof does not
  *   go through it widens the search, and falls back to the single query.
  *   Other sorts and orders use the single query (see listTraceRows).
@@ -107,9 +107,14 @@ const WINDOW = ["start_time >= {from:DateTime64(9, 'UTC')}", "start_time < {to:D
 /**
  * Summaries of the traces `traceSet` selects (an SQL set: a subquery or a
  * typed array placeholder), over all their spans (any time), strictly after
- * the cursor in (sort key, trace_id) order, limit + 1 rows.
+ * the cursor in (sort key, trace_id) order, limit + 1 rows. Reads only
+ * columns of the `trace_summary` projection (migration 0020), so that
+ * ClickHouse answers it from the projection, sorted by trace id, instead of
+ * the table's granules (tests/query-api/trace-list.test.ts checks the plan).
+ * Placeholders: db, tenant, limit_plus_one, and cursor_sk / cursor_trace with
+ * a cursor, plus those of `traceSet`.
  */
-function summarySql(traceSet: string, withCursor: boolean, sort: TraceListQuery['sort'], order: TraceListQuery['order']): string {
+export function summarySql(traceSet: string, withCursor: boolean, sort: TraceListQuery['sort'], order: TraceListQuery['order']): string {
   const sk = SORT_KEYS[sort];
   const dir = order === 'asc' ? 'ASC' : 'DESC';
   return `
@@ -231,10 +236,11 @@ LIMIT {k:UInt32}`;
  * range at all.
  *
  * Cost (100M spans/day, bench:query, bench/README.md): a candidate query
- * reads about one granule per (service, operation) near `to` (15–35 ms); the
- * summaries read the ~10 granules of each candidate's spans found through
- * trace_lookup (100–180 ms for 59 ids: the limit); the page ~120 ms through
- * the API, against ~5.7 s for the single query.
+ * reads about one granule per (service, operation) near `to` (~45 ms); the
+ * summaries read a granule of 256 rows per candidate and part from the
+ * trace_summary projection (~35–80 ms for 59 ids; 110–130 ms when they read
+ * the table's granules of 8,192 rows through trace_lookup); the page 60–100 ms
+ * through the API, against ~5.7 s for the single query.
  */
 export async function listTraceRows(ch: ClickHouseHandle, a: TraceListArgs): Promise<{ rows: SummaryRow[]; plan: TraceListPlan }> {
   if (a.q.sort !== 'start_time' || a.q.order !== 'desc') return { rows: await singleQueryRows(ch, a), plan: { method: 'single', rounds: 0 } };

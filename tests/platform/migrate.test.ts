@@ -203,6 +203,30 @@ describe('migrateClickHouse', () => {
       await base.client.command({ query: `KILL MUTATION WHERE database = '${ch.database}' AND table = 'mut'` });
     }
   });
+
+  it('waits for MATERIALIZE PROJECTION before the next statement (regression: 0020 drops trace_lookup only once trace_summary is built)', async () => {
+    const base = { ...(await createTestClickHouse()), database: uniqueName('materialize') };
+    // Mutations in the background, as on a ClickHouse server (see above).
+    const client = {
+      command: (p: Parameters<typeof base.client.command>[0]) => base.client.command({ ...p, clickhouse_settings: { ...p.clickhouse_settings, mutations_sync: 0 } }),
+      query: (p: Parameters<typeof base.client.query>[0]) => base.client.query(p),
+      insert: (p: Parameters<typeof base.client.insert>[0]) => base.client.insert(p),
+    } as unknown as typeof base.client;
+    const ch = { ...base, client };
+    const dir = await tempDir('migrations-materialize');
+    fs.writeFileSync(
+      path.join(dir, '0001_projection.sql'),
+      'CREATE TABLE IF NOT EXISTS {{database}}.mp (k UInt32, v String) ENGINE = MergeTree ORDER BY k;\n' +
+        'INSERT INTO {{database}}.mp SELECT number, toString(cityHash64(number)) FROM numbers(2000000);\n' +
+        'ALTER TABLE {{database}}.mp ADD PROJECTION IF NOT EXISTS by_v (SELECT v, _part_offset ORDER BY v);\n' +
+        'ALTER TABLE {{database}}.mp MATERIALIZE PROJECTION by_v;\n' +
+        // What the next statement sees: how many active parts still lack the projection.
+        "CREATE TABLE IF NOT EXISTS {{database}}.mp_seen ENGINE = MergeTree ORDER BY n AS SELECT count() AS n FROM system.parts WHERE database = '{{database}}' AND table = 'mp' AND active AND NOT has(projections, 'by_v');\n",
+    );
+    expect((await migrateClickHouse(ch, { retentionDays: 30, dir, log })).applied).toEqual(['0001_projection.sql']);
+    const seen = await ch.client.query({ query: 'SELECT n FROM {db:Identifier}.mp_seen', query_params: { db: ch.database }, format: 'JSONEachRow' });
+    expect(await seen.json()).toEqual([{ n: 0 }]);
+  });
 });
 
 describe('startPostgres', () => {
