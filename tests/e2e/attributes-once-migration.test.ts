@@ -147,8 +147,11 @@ describe('ClickHouse migrations 0016–0019 (attribute values once, typed-map co
     expect((await migrateClickHouse(ch, { retentionDays: 30, dir: upTo(18), log })).applied).toEqual(['0018_attribute_types_for_old_rows.sql']);
     await rerun('0018_attribute_types_for_old_rows.sql');
     expect(await typedNow()).toEqual(withNew);
-    expect((await migrateClickHouse(ch, { retentionDays: 30, log })).applied).toEqual(['0019_drop_typed_map_copies.sql']);
+    expect((await migrateClickHouse(ch, { retentionDays: 30, dir: upTo(19), log })).applied).toEqual(['0019_drop_typed_map_copies.sql']);
     await rerun('0019_drop_typed_map_copies.sql');
+    expect(await typedNow()).toEqual(withNew);
+    // The later migrations (0020: the trace_summary projection, …): the API below answers on today's schema.
+    await migrateClickHouse(ch, { retentionDays: 30, log });
     expect(await typedNow()).toEqual(withNew);
     expect(await rows(ch, `SELECT table, name FROM system.columns WHERE database = {db:String} AND table IN ('spans', 'logs') AND endsWith(name, '_v1')`)).toEqual([]);
     for (const table of ['spans', 'logs']) {
