@@ -26,22 +26,10 @@
  * span and the plan's granule count for one summary. The copies are dropped
  * at the end, whatever happens.
  */
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { createClickHouse } from '../platform/clickhouse.js';
+import { openKept, sideArgs, timeInterleaved } from './query-side.js';
 
-const { values: opt } = parseArgs({ options: { dir: { type: 'string' }, hours: { type: 'string' }, rounds: { type: 'string' } }, strict: true });
-if (opt.dir === undefined) throw new Error('--dir D is required: a directory kept by npm run bench:query -- --dir D --keep');
-const DIR = opt.dir;
-const HOURS = Number(opt.hours ?? 3);
-const ROUNDS = Number(opt.rounds ?? 4);
-const ch = createClickHouse({ url: undefined, username: undefined, password: undefined, database: 'vigil', retentionDays: 31 }, DIR, path.join(DIR, 'clickhouse'));
-const settings = { max_execution_time: 0 };
-const q = async (sql: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>[]> =>
-  (await ch.client.query({ query: sql, query_params: params, format: 'JSONEachRow', clickhouse_settings: settings })).json<Record<string, unknown>>();
-const cmd = async (sql: string): Promise<void> => {
-  await ch.client.command({ query: sql, clickhouse_settings: settings });
-};
+const { dir: DIR, hours: HOURS, rounds: ROUNDS } = sideArgs();
+const { q, cmd } = openKept(DIR);
 
 const SUMMARY_COLUMNS = 'tenant, trace_id, start_time, end_time, status_code, service, parent_span_id, name, cost_usd, unpriced, input_tokens, output_tokens, cached_tokens, _part_offset';
 const layouts: Record<string, string> = {
@@ -89,21 +77,15 @@ try {
     const reads = plan.find((l) => l.includes('ReadFromMergeTree'))?.replace(/^\W+/, '') ?? '?';
     console.log(`${t}: the summaries plan: ${reads}, granules ${plan.filter((l) => /^Granules: \d+\/\d+/.test(l)).pop()?.slice(10) ?? '?'}`);
   }
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const t of round % 2 === 0 ? tables : [...tables].reverse()) {
-      for (const [name, sql, params] of [['59 summaries', summaries(t), () => ({ ids: take(59) })], ['trace by id', byId(t), () => ({ id: take(1)[0] })]] as const) {
-        const ms: number[] = [];
-        for (let i = 0; i < 12; i++) {
-          const p = params();
-          const t0 = performance.now();
-          await q(sql, p);
-          ms.push(performance.now() - t0);
-        }
-        ms.sort((a, b) => a - b);
-        console.log(`round ${round} ${t.padEnd(22)} ${name.padEnd(13)} median ${ms[6]!.toFixed(1)} ms, p90 ${ms[10]!.toFixed(1)} ms`);
-      }
-    }
-  }
+  await timeInterleaved(
+    tables,
+    [
+      { name: '59 summaries', sql: summaries, params: () => ({ ids: take(59) }) },
+      { name: 'trace by id', sql: byId, params: () => ({ id: take(1)[0] }) },
+    ],
+    ROUNDS,
+    q,
+  );
 } finally {
   // The copies go whatever happened: the kept directory stays as bench:query left it.
   for (const t of tables) await cmd(`DROP TABLE IF EXISTS vigil.${t} SYNC`);

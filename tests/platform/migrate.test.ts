@@ -11,6 +11,7 @@ import {
   readMigrations,
   splitStatements,
 } from '../../platform/migrate.js';
+import type { ClickHouseHandle } from '../../platform/clickhouse.js';
 import { startPostgres } from '../../platform/postgres.js';
 import { createTestClickHouse } from '../support/clickhouse.js';
 import { createTestDatabase, tempDir, uniqueName } from '../support/harness.js';
@@ -118,6 +119,20 @@ describe('migratePostgres', () => {
   });
 });
 
+/**
+ * `base` with its commands run as on a ClickHouse server by default: mutations
+ * in the background (mutations_sync = 0; chDB's default is to wait for them).
+ */
+function withBackgroundMutations(base: ClickHouseHandle): ClickHouseHandle {
+  const c = base.client;
+  const client = {
+    command: (p: Parameters<typeof c.command>[0]) => c.command({ ...p, clickhouse_settings: { ...p.clickhouse_settings, mutations_sync: 0 } }),
+    query: (p: Parameters<typeof c.query>[0]) => c.query(p),
+    insert: (p: Parameters<typeof c.insert>[0]) => c.insert(p),
+  } as unknown as typeof c;
+  return { ...base, client };
+}
+
 describe('migrateClickHouse', () => {
   it('creates the tables, records versions, and is idempotent', async () => {
     const ch = await createTestClickHouse();
@@ -171,14 +186,7 @@ describe('migrateClickHouse', () => {
 
   it('waits for a mutation before the next statement (regression: 0018 must convert every old row before its aliases read them)', async () => {
     const base = { ...(await createTestClickHouse()), database: uniqueName('mutation') };
-    // As on a ClickHouse server by default, mutations run in the background
-    // (mutations_sync = 0; chDB's default is to wait for them).
-    const client = {
-      command: (p: Parameters<typeof base.client.command>[0]) => base.client.command({ ...p, clickhouse_settings: { ...p.clickhouse_settings, mutations_sync: 0 } }),
-      query: (p: Parameters<typeof base.client.query>[0]) => base.client.query(p),
-      insert: (p: Parameters<typeof base.client.insert>[0]) => base.client.insert(p),
-    } as unknown as typeof base.client;
-    const ch = { ...base, client };
+    const ch = withBackgroundMutations(base);
     const dir = await tempDir('migrations-mutation');
     fs.writeFileSync(
       path.join(dir, '0001_rows.sql'),
@@ -205,14 +213,7 @@ describe('migrateClickHouse', () => {
   });
 
   it('waits for MATERIALIZE PROJECTION before the next statement (regression: 0020 drops trace_lookup only once trace_summary is built)', async () => {
-    const base = { ...(await createTestClickHouse()), database: uniqueName('materialize') };
-    // Mutations in the background, as on a ClickHouse server (see above).
-    const client = {
-      command: (p: Parameters<typeof base.client.command>[0]) => base.client.command({ ...p, clickhouse_settings: { ...p.clickhouse_settings, mutations_sync: 0 } }),
-      query: (p: Parameters<typeof base.client.query>[0]) => base.client.query(p),
-      insert: (p: Parameters<typeof base.client.insert>[0]) => base.client.insert(p),
-    } as unknown as typeof base.client;
-    const ch = { ...base, client };
+    const ch = withBackgroundMutations({ ...(await createTestClickHouse()), database: uniqueName('materialize') });
     const dir = await tempDir('migrations-materialize');
     fs.writeFileSync(
       path.join(dir, '0001_projection.sql'),
