@@ -9,13 +9,17 @@
 -- (bench/README.md, "Dashboard queries").
 --
 -- trace_summary holds, sorted by (tenant, trace_id), the columns of the
--- summary query, so ClickHouse answers it from the projection alone, in a
--- few granules per part (26–32 ms for the same 59 traces, measured on 12.5M
--- spans). With _part_offset it is also the index of trace-by-id lookups, as
--- trace_lookup was, which it replaces. Cost: ~25 bytes per span on disk
--- (compressed; the spans themselves ~117) and the sort and write of these
--- columns with every inserted block and merge (bench/README.md has the
--- insert and merge CPU before and after).
+-- summary query, so ClickHouse answers it from the projection alone. A
+-- summary reads one granule per candidate and part, so the projection has
+-- its own settings: granules of 256 rows and compression blocks of ≥ 2 KB
+-- (with the table's 8,192 rows, or the default blocks of ≥ 64 KB, each such
+-- read decompresses far more than the rows it needs). Measured on 12.5M
+-- spans (bench/query-projection.ts): 59 summaries 144–174 ms through
+-- trace_lookup, 20–25 ms from this projection. With _part_offset it is also
+-- the index of trace-by-id lookups, as trace_lookup was, which it replaces.
+-- Cost (bench/README.md): ~29 bytes per span more on disk than trace_lookup
+-- (compressed; the spans themselves ~109), merges 1.33–1.56× the CPU, and
+-- its primary index in memory once a part is queried (~16 MB per 100M spans).
 --
 -- Existing parts get the projection from the MATERIALIZE mutation; the
 -- migration runner waits for it (platform/migrate.ts) before trace_lookup is
