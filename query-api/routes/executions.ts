@@ -33,7 +33,7 @@ import type { ClickHouseHandle } from '../../platform/clickhouse.js';
 import { VigilError } from '../../platform/errors.js';
 import { nsToClickHouse } from '../../schemas/time.js';
 import { tenantOf } from '../auth.js';
-import { num, selectRows } from '../clickhouse.js';
+import { num, selectRows, TRACE_LOOKUP_SETTINGS } from '../clickhouse.js';
 import { docSchema, intParam, limitParam, nsToIso, parseParams, stringFilter, traceIdParam } from '../params.js';
 
 const STATUSES = ['running', 'completed', 'failed', 'partial'] as const;
@@ -286,6 +286,7 @@ export const executionRoutes: FastifyPluginAsync<{ clickhouse: ClickHouseHandle 
         ch,
         baseSql(['trace_id = {trace_id:String}']),
         { tenant, trace_id: id, from: nsToClickHouse(0n) },
+        TRACE_LOOKUP_SETTINGS,
       );
       if (summary.length === 0) throw new VigilError('VIGIL_ERR_NOT_FOUND', `execution ${id} not found; check the id and the time retention`);
       const spans = await selectRows<{ span_id: string; parent_span_id: string; name: string; service: string; status_code: string; status_message: string; start_ns: string; end_ns: string; duration_ns: unknown }>(
@@ -295,6 +296,7 @@ export const executionRoutes: FastifyPluginAsync<{ clickhouse: ClickHouseHandle 
          FROM {db:Identifier}.spans WHERE tenant = {tenant:String} AND trace_id = {trace_id:String}
          ORDER BY start_time, span_id LIMIT {max:UInt32}`,
         { tenant, trace_id: id, max: MAX_EXECUTION_NODES },
+        TRACE_LOOKUP_SETTINGS,
       );
       const parentOf = new Map(spans.map((s) => [s.span_id, s.parent_span_id]));
       const depth = (s: { parent_span_id: string }): number => {

@@ -10,7 +10,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ClickHouseHandle } from '../../platform/clickhouse.js';
 import { ValidationError, VigilError } from '../../platform/errors.js';
 import { tenantOf } from '../auth.js';
-import { num, selectRows } from '../clickhouse.js';
+import { num, selectRows, TRACE_LOOKUP_SETTINGS } from '../clickhouse.js';
 import { decodeCursor, encodeCursor, type CursorKey } from '../cursor.js';
 import { nsToIso, parseParams, resolveWindow, roundUsd } from '../params.js';
 import { listTraceRows } from '../trace-list.js';
@@ -186,7 +186,7 @@ export const traceRoutes: FastifyPluginAsync<TraceRoutesOptions> = async (app, o
       tenant,
       trace_id: traceId,
       max_spans: MAX_TRACE_SPANS,
-    });
+    }, TRACE_LOOKUP_SETTINGS);
     if (rows.length === 0) {
       throw new VigilError('VIGIL_ERR_NOT_FOUND', `trace ${traceId} not found; check the id and the time retention`);
     }
