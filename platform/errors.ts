@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   VIGIL_ERR_KAFKA_UNAVAILABLE: { status: 503, retryable: true },
   VIGIL_ERR_CLICKHOUSE_UNAVAILABLE: { status: 503, retryable: true },
   VIGIL_ERR_CLICKHOUSE_REJECTED: { status: 500, retryable: false },
+  VIGIL_ERR_CLICKHOUSE_VERSION: { status: 500, retryable: false },
   VIGIL_ERR_POSTGRES_UNAVAILABLE: { status: 503, retryable: true },
   VIGIL_ERR_MIGRATION_CHANGED: { status: 500, retryable: false },
   VIGIL_ERR_MIGRATION_FAILED: { status: 500, retryable: false },

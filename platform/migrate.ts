@@ -25,6 +25,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { ClickHouseHandle } from './clickhouse.js';
+import { checkClickHouseVersion } from './clickhouse-version.js';
 import { VigilError } from './errors.js';
 import type { Logger } from './logger.js';
 import { packageRoot } from './paths.js';
@@ -190,7 +191,9 @@ async function awaitMutations(handle: ClickHouseHandle, table: string, file: str
  * @param opts.retentionDays value for `{{retention_days}}` (days, positive integer).
  * @param opts.dir migrations directory; defaults to `<package root>/migrations/clickhouse`.
  * @returns names of the files applied by this call.
- * @throws VigilError VIGIL_ERR_MIGRATION_CHANGED (applied file edited),
+ * @throws VigilError VIGIL_ERR_CLICKHOUSE_VERSION (server older than
+ *   platform/clickhouse-version.ts's minimum; checked before anything is
+ *   created), VIGIL_ERR_MIGRATION_CHANGED (applied file edited),
  *   VIGIL_ERR_MIGRATION_FAILED (a statement failed; names file and statement),
  *   VIGIL_ERR_CLICKHOUSE_UNAVAILABLE (cannot reach ClickHouse).
  */
@@ -209,6 +212,7 @@ export async function migrateClickHouse(
   }
   const files = readMigrations(dir);
   const { client } = handle;
+  await checkClickHouseVersion(handle);
 
   try {
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
