@@ -271,6 +271,72 @@ export class NativeBlockWriter {
   }
 
   /**
+   * {@link map} from flat arrays: the entries of row `i` are
+   * `keys[k]` → `values[k]` for `k` in `[start[g], end[g])`, `g = group[i]`.
+   * Rows of one group share their entries (a resource's attributes, shared by
+   * its spans): a row of the previous row's group is copied, not encoded
+   * again. Bytes are those of {@link map} over the same entries in the same
+   * order.
+   * @param group the group of each row (its length is the row count).
+   * @param start first entry of each group; end: one past its last.
+   */
+  mapGroups(
+    name: string,
+    value: 'String' | 'UInt8',
+    group: ArrayLike<number>,
+    start: ArrayLike<number>,
+    end: ArrayLike<number>,
+    keys: readonly string[],
+    values: ArrayLike<string> | ArrayLike<number>,
+  ): void {
+    this.begin(name, `Map(LowCardinality(String), ${value})`);
+    const out = this.out;
+    const aux = (this.aux ??= new ByteSink(64 * 1024));
+    aux.pos = 0;
+    const n = group.length;
+    out.ensure(8 + n * 8);
+    out.u64(1);
+    const offsets = out.pos;
+    out.pos += n * 8;
+    const dict = new Dictionary();
+    let indexes = this.indexes;
+    let total = 0;
+    let last = -1;
+    let lastAt = 0;
+    let valuesAt = 0;
+    let valuesEnd = 0;
+    let entries = 0;
+    for (let i = 0; i < n; i++) {
+      const g = group[i]!;
+      if (g === last) {
+        if (total + entries > indexes.length) indexes = this.growIndexes(total + entries);
+        indexes.copyWithin(total, lastAt, lastAt + entries);
+        aux.ensure(valuesEnd - valuesAt);
+        aux.buf.copyWithin(aux.pos, valuesAt, valuesEnd);
+        aux.pos += valuesEnd - valuesAt;
+        total += entries;
+      } else {
+        last = g;
+        lastAt = total;
+        valuesAt = aux.pos;
+        const from = start[g]!;
+        const to = end[g]!;
+        entries = to - from;
+        if (total + entries > indexes.length) indexes = this.growIndexes(total + entries);
+        for (let k = from; k < to; k++) {
+          indexes[total++] = dict.index(keys[k]!);
+          if (value === 'String') aux.str(values[k] as string);
+          else aux.u8(values[k] as number);
+        }
+        valuesEnd = aux.pos;
+      }
+      out.u64(total, offsets + i * 8);
+    }
+    this.granule(dict.keys, indexes, total);
+    out.append(aux);
+  }
+
+  /**
    * A `LowCardinality(String)` column: UInt64 1 (serialization version), then
    * one granule — index type, dictionary (the default '' first), index count
    * and one index per row ({@link NativeBlockWriter.map} has the layout).

@@ -32,6 +32,13 @@ export interface SpanAggregates {
   userCosts: SpanUserCostRow[];
 }
 
+/** The fields of a span the aggregates read (a SpanRow, or the worker's columnar path's facts). */
+export type AggregatedSpan = Pick<
+  SpanRow,
+  'tenant' | 'start_time' | 'service' | 'name' | 'model' | 'provider' | 'user_id' | 'status_code' | 'duration_ns'
+  | 'input_tokens' | 'output_tokens' | 'cached_tokens' | 'cost_usd' | 'unpriced'
+>;
+
 interface MetricAcc {
   row: Omit<SpanMetricRow, 'sketch_bins' | 'sketch_zero'>;
   sketch: SketchAccumulator;
@@ -75,7 +82,7 @@ export class SpanAggregator {
    * cost_usd in USD or null when unpriced).
    * @throws RangeError when a start_time is not a DateTime64 literal.
    */
-  add(spans: readonly SpanRow[]): this {
+  add(spans: readonly AggregatedSpan[]): this {
     const { series, users } = this;
     for (const s of spans) {
       const minute = minuteOf(s.start_time);
@@ -139,7 +146,7 @@ export class SpanAggregator {
  * @returns partial rows for span_metrics_1m and span_user_costs_1m.
  * @throws RangeError when a start_time is not a DateTime64 literal.
  */
-export function aggregateBatch(spans: readonly SpanRow[]): SpanAggregates {
+export function aggregateBatch(spans: readonly AggregatedSpan[]): SpanAggregates {
   return new SpanAggregator().add(spans).finish();
 }
 
@@ -147,6 +154,6 @@ export function aggregateBatch(spans: readonly SpanRow[]): SpanAggregates {
  * The span_metrics_1m rows of {@link aggregateBatch} only.
  * @returns one partial SpanMetricRow per (tenant, minute, service, operation, model, provider).
  */
-export function aggregateSpans(spans: readonly SpanRow[]): SpanMetricRow[] {
+export function aggregateSpans(spans: readonly AggregatedSpan[]): SpanMetricRow[] {
   return aggregateBatch(spans).metrics;
 }

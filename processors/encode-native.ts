@@ -75,7 +75,7 @@ export const LOG_COLUMN_NAMES: readonly string[] = LOG_COLUMNS.map((c) => c[0]);
  * parsed once per distinct second of the block (`cache`).
  * @throws RangeError when `s` is not 'YYYY-MM-DD hh:mm:ss[.fraction]'.
  */
-function literalNs(s: string, cache: Map<string, bigint>): bigint {
+export function literalNs(s: string, cache: Map<string, bigint>): bigint {
   const sec = s.slice(0, 19);
   let base = cache.get(sec);
   if (base === undefined) {

@@ -34,7 +34,7 @@
  * (insert deduplication).
  */
 import type { FlagVariantMetricRow, SpanRow } from '../schemas/rows.js';
-import { keyOf, minuteOf } from './aggregate.js';
+import { keyOf, minuteOf, type AggregatedSpan } from './aggregate.js';
 import { SketchAccumulator } from './sketch.js';
 
 /** Name of the semantic-convention evaluation event. */
@@ -94,6 +94,9 @@ export function flagEvaluations(span: Pick<SpanRow, 'attributes' | 'events'>): F
   return out;
 }
 
+/** The fields of a span the flag aggregates read. */
+export type FlagSpan = AggregatedSpan & Pick<SpanRow, 'attributes' | 'events'>;
+
 interface Acc {
   row: Omit<FlagVariantMetricRow, 'sketch_bins' | 'sketch_zero'>;
   sketch: SketchAccumulator;
@@ -111,7 +114,7 @@ export class FlagVariantAggregator {
    * Add spans (start_time a DateTime64(9) UTC literal, duration_ns in ns, cost_usd in USD or null).
    * @throws RangeError when a start_time is not a DateTime64 literal.
    */
-  add(spans: readonly SpanRow[]): this {
+  add(spans: readonly FlagSpan[]): this {
     const accs = this.accs;
     for (const s of spans) {
       const evaluations = flagEvaluations(s);
@@ -169,6 +172,6 @@ export class FlagVariantAggregator {
  *   first appearance of each key.
  * @throws RangeError when a start_time is not a DateTime64 literal.
  */
-export function aggregateFlagVariants(spans: readonly SpanRow[]): FlagVariantMetricRow[] {
+export function aggregateFlagVariants(spans: readonly FlagSpan[]): FlagVariantMetricRow[] {
   return new FlagVariantAggregator().add(spans).finish();
 }

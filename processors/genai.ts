@@ -37,18 +37,21 @@ const CACHED_KEYS = [
   'gen_ai.usage.cached_tokens',
 ];
 
-function first(attrs: Record<string, string>, keys: string[]): string {
+/** The text of one attribute of a span, undefined when it has none. */
+export type AttributeLookup = (key: string) => string | undefined;
+
+function first(attrs: AttributeLookup, keys: string[]): string {
   for (const k of keys) {
-    const v = attrs[k];
+    const v = attrs(k);
     if (v !== undefined && v !== '') return v;
   }
   return '';
 }
 
 /** Parse a token count; undefined when absent or not a non-negative finite number. */
-function count(attrs: Record<string, string>, keys: string[]): number | undefined {
+function count(attrs: AttributeLookup, keys: string[]): number | undefined {
   for (const k of keys) {
-    const v = attrs[k];
+    const v = attrs(k);
     if (v === undefined || v === '') continue;
     const n = Number(v);
     if (Number.isFinite(n) && n >= 0) return Math.round(n);
@@ -56,22 +59,31 @@ function count(attrs: Record<string, string>, keys: string[]): number | undefine
   return undefined;
 }
 
+/** Native span fields that override the attributes; null/undefined members fall back to them. */
+export interface ExplicitGenAi {
+  model?: string | null;
+  provider?: string | null;
+  userId?: string | null;
+  inputTokens?: number | null;
+  outputTokens?: number | null;
+  cachedTokens?: number | null;
+}
+
 /**
  * Build GenAiInfo from explicit values (native fields) falling back to attributes.
  * @param attrs flattened span attributes (strings).
  * @param explicit native span fields; null/undefined members fall back to attributes.
  */
-export function genAiInfo(
-  attrs: Record<string, string>,
-  explicit: {
-    model?: string | null;
-    provider?: string | null;
-    userId?: string | null;
-    inputTokens?: number | null;
-    outputTokens?: number | null;
-    cachedTokens?: number | null;
-  } = {},
-): GenAiInfo {
+export function genAiInfo(attrs: Record<string, string>, explicit: ExplicitGenAi = {}): GenAiInfo {
+  return genAiInfoFrom((k) => attrs[k], explicit);
+}
+
+/**
+ * {@link genAiInfo} over attributes given as a lookup (the processors'
+ * columnar path keeps a span's attributes in arrays, not an object).
+ * @param attrs the text of a span attribute by key, undefined when absent.
+ */
+export function genAiInfoFrom(attrs: AttributeLookup, explicit: ExplicitGenAi = {}): GenAiInfo {
   const input = explicit.inputTokens ?? count(attrs, ['gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens']);
   const output = explicit.outputTokens ?? count(attrs, ['gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens']);
   const cached = explicit.cachedTokens ?? count(attrs, CACHED_KEYS);

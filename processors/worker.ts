@@ -12,6 +12,11 @@
  * (`{ offset, reason }`, no rows from it) so the consumer can dead-letter it;
  * the other messages of the batch are unaffected.
  *
+ * Encoded in blocks (the pool's path, {@link processBatchEncoded}), protobuf
+ * span messages are read straight into columns (processors/span-wire.ts,
+ * span-columns.ts) instead of OTLP objects and rows; the block and the
+ * aggregates are the same, byte for byte.
+ *
  * Spans also feed the per-minute aggregates of the accepted spans of the
  * batch: series and per-user costs (processors/aggregate.ts) and feature-flag
  * evaluations per variant (processors/flag-variants.ts).
@@ -31,6 +36,8 @@ import { aggregateFlagVariants, FlagVariantAggregator } from './flag-variants.js
 import { nativeLogToRow, otlpLogToRow } from './normalize/logs.js';
 import { nativeSpanToRow, otlpSpanToRow } from './normalize/spans.js';
 import { encodeLogsNative, encodeSpansNative, LOG_COLUMN_NAMES, SPAN_COLUMN_NAMES } from './encode-native.js';
+import { SpanColumns } from './span-columns.js';
+import { readSpansInto, type SpanFacts } from './span-wire.js';
 
 /** A version 2 message: the OTLP request body and its headers. */
 export interface RawItem {
@@ -284,6 +291,27 @@ class BlockSink {
 }
 
 /**
+ * Read a version 2 protobuf spans message into the columns (processors/span-wire.ts).
+ * @returns false when it is not one, or when the columnar reader handed it
+ *   back (the columns and facts are then as before the call): the caller
+ *   reads it the object path's way, which also rejects a bad message with
+ *   its exact reason.
+ */
+function readColumnar(item: WorkerItem, cols: SpanColumns, facts: SpanFacts[]): boolean {
+  if (!isRaw(item) || item.meta.kind !== 'spans' || item.meta.format !== 'otlp-proto') return false;
+  const mark = cols.mark();
+  const factCount = facts.length;
+  try {
+    readSpansInto(item.raw, item.meta.tenant, cols, facts);
+    return true;
+  } catch {
+    cols.rollback(mark);
+    facts.length = factCount;
+    return false;
+  }
+}
+
+/**
  * {@link processBatchEncoded} in blocks of {@link BLOCK_ROWS} rows: normalise
  * messages until a block is full, feed the aggregates, encode the block,
  * drop its rows. Null when a block cannot be encoded (a value the Native
@@ -296,16 +324,21 @@ function processInBlocks(batch: readonly WorkerItem[], blockRows: number, spoolD
   const spanBlocks = new BlockSink('spans', SPAN_COLUMN_NAMES, spoolDir);
   const logBlocks = new BlockSink('logs', LOG_COLUMN_NAMES, spoolDir);
   const rejected: Rejected[] = [];
-  let spans: SpanRow[] = [];
+  // Spans are held as columns (processors/span-columns.ts), read straight from
+  // protobuf messages (processors/span-wire.ts) or added from rows.
+  const cols = new SpanColumns();
+  const seconds = new Map<string, bigint>();
+  let facts: SpanFacts[] = [];
   let logs: LogRow[] = [];
   let spanCount = 0;
   let logCount = 0;
   const flushSpans = (): void => {
-    aggregates.add(spans);
-    variants.add(spans);
-    spanBlocks.add(encodeSpansNative(spans));
-    spanCount += spans.length;
-    spans = [];
+    aggregates.add(facts);
+    variants.add(facts);
+    spanBlocks.add(cols.encode());
+    spanCount += cols.n;
+    cols.clear();
+    facts = [];
   };
   const flushLogs = (): void => {
     logBlocks.add(encodeLogsNative(logs));
@@ -314,14 +347,20 @@ function processInBlocks(batch: readonly WorkerItem[], blockRows: number, spoolD
   };
   try {
     for (let i = 0; i < batch.length; i++) {
-      const rows = normaliseItem(batch[i]!, i, rejected);
-      if (rows === null) continue;
-      for (const s of rows.spans) spans.push(s);
-      for (const l of rows.logs) logs.push(l);
-      if (spans.length >= blockRows) flushSpans();
+      const item = batch[i]!;
+      if (!readColumnar(item, cols, facts)) {
+        const rows = normaliseItem(item, i, rejected);
+        if (rows === null) continue;
+        for (const s of rows.spans) {
+          cols.addRow(s, seconds);
+          facts.push(s);
+        }
+        for (const l of rows.logs) logs.push(l);
+      }
+      if (cols.n >= blockRows) flushSpans();
       if (logs.length >= blockRows) flushLogs();
     }
-    if (spans.length > 0) flushSpans();
+    if (cols.n > 0) flushSpans();
     if (logs.length > 0) flushLogs();
   } catch (err) {
     spanBlocks.discard();

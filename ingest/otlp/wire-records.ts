@@ -17,7 +17,8 @@ function attributesList(r: Reader, view: Buffer, depth: number, into: KeyValue[]
   attributeInto(into, r, view, depth + 1);
 }
 
-function event(r: Reader, view: Buffer, depth: number): OtlpSpanEvent {
+/** One Span.Event message at the reader's position. @throws as wire.ts's anyValue. */
+export function event(r: Reader, view: Buffer, depth: number): OtlpSpanEvent {
   let time = '0';
   let name = '';
   const attributes: KeyValue[] = [];
@@ -35,7 +36,8 @@ function event(r: Reader, view: Buffer, depth: number): OtlpSpanEvent {
   return ev;
 }
 
-function link(r: Reader, view: Buffer, depth: number): OtlpSpanLink {
+/** One Span.Link message at the reader's position. @throws as wire.ts's anyValue. */
+export function link(r: Reader, view: Buffer, depth: number): OtlpSpanLink {
   let traceId = '';
   let spanId = '';
   let traceState = '';

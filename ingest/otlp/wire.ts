@@ -318,14 +318,16 @@ export function attributeInto(list: KeyValue[], r: Reader, view: Buffer, depth: 
   list.push(keyValue(r, view, depth, 0));
 }
 
-interface ResourceParts {
+/** A Resource being read ({@link resourceInto}); {@link resourceOf} makes its OTLP shape. */
+export interface ResourceParts {
   attributes: KeyValue[];
   dropped: number;
   entityRefs: number;
   present: boolean;
 }
 
-function resourceInto(p: ResourceParts, r: Reader, view: Buffer, depth: number): void {
+/** Read one Resource message at the reader's position into `p` (repeated occurrences merge). @throws as {@link anyValue}. */
+export function resourceInto(p: ResourceParts, r: Reader, view: Buffer, depth: number): void {
   p.present = true;
   message(r, depth, false, (no, wire) => {
     if (no === 1 && wire === WIRE_LEN) attributeInto(p.attributes, r, view, depth + 1);
@@ -345,7 +347,8 @@ function resourceInto(p: ResourceParts, r: Reader, view: Buffer, depth: number):
   });
 }
 
-function resourceOf(p: ResourceParts, schemaUrl: string): OtlpResource {
+/** The OTLP shape of a Resource read with {@link resourceInto}. */
+export function resourceOf(p: ResourceParts, schemaUrl: string): OtlpResource {
   const out: OtlpResource = { attributes: p.present ? p.attributes : [] };
   if (p.dropped) out.droppedAttributesCount = p.dropped;
   if (p.entityRefs > 0) out.entityRefsCount = p.entityRefs;
@@ -353,7 +356,8 @@ function resourceOf(p: ResourceParts, schemaUrl: string): OtlpResource {
   return out;
 }
 
-interface ScopeParts {
+/** An InstrumentationScope being read ({@link scopeInto}); {@link scopeOf} makes its OTLP shape. */
+export interface ScopeParts {
   name: string;
   version: string;
   attributes: KeyValue[];
@@ -361,7 +365,8 @@ interface ScopeParts {
   present: boolean;
 }
 
-function scopeInto(p: ScopeParts, r: Reader, view: Buffer, depth: number): void {
+/** Read one InstrumentationScope message at the reader's position into `p` (repeated occurrences merge). @throws as {@link anyValue}. */
+export function scopeInto(p: ScopeParts, r: Reader, view: Buffer, depth: number): void {
   p.present = true;
   message(r, depth, false, (no, wire) => {
     if (no === 1 && wire === WIRE_LEN) p.name = str(r, view);
@@ -373,7 +378,8 @@ function scopeInto(p: ScopeParts, r: Reader, view: Buffer, depth: number): void 
   });
 }
 
-function scopeOf(p: ScopeParts, schemaUrl: string): OtlpScope {
+/** The OTLP shape of a scope read with {@link scopeInto}. */
+export function scopeOf(p: ScopeParts, schemaUrl: string): OtlpScope {
   const out: OtlpScope = {};
   if (schemaUrl) out.schemaUrl = schemaUrl;
   if (!p.present) return out;

@@ -118,36 +118,45 @@ function isInt64Text(s: string): boolean {
   return b >= INT64_MIN && b <= INT64_MAX;
 }
 
+/** The stored form of one OTLP attribute value: its text and its type code (0 for strings and bytes). */
+export interface AttributeText {
+  text: string;
+  type: AttributeTypeCode | 0;
+}
+
 /**
- * Store one OTLP attribute: its text in `out.all` ({@link anyValueToString})
- * and, unless it is a string or bytes, its type code in `out.types`; a later
+ * The text ({@link anyValueToString}) and type code of one OTLP attribute
+ * value, as stored (module doc): '' with 'empty' for an absent value; the
+ * type 0 (no entry in the types map) for strings, bytes and an intValue that
+ * is not an Int64 in decimal.
+ */
+export function attributeText(v: AnyValue | undefined): AttributeText {
+  if (v === undefined || v === null) return { text: '', type: ATTRIBUTE_TYPE.empty };
+  if (v.stringValue !== undefined) return { text: v.stringValue, type: 0 };
+  if (v.boolValue !== undefined) return { text: v.boolValue ? 'true' : 'false', type: ATTRIBUTE_TYPE.bool };
+  if (v.intValue !== undefined) {
+    const text = String(v.intValue);
+    return { text, type: isInt64Text(text) ? ATTRIBUTE_TYPE.int : 0 };
+  }
+  if (v.doubleValue !== undefined) return { text: String(v.doubleValue), type: ATTRIBUTE_TYPE.double };
+  if (v.bytesValue !== undefined) return { text: v.bytesValue, type: 0 };
+  if (v.arrayValue !== undefined || v.kvlistValue !== undefined) return { text: JSON.stringify(anyValueToPlain(v)), type: ATTRIBUTE_TYPE.json };
+  return { text: '', type: ATTRIBUTE_TYPE.empty };
+}
+
+/**
+ * Store one OTLP attribute: its text in `out.all` and, unless it is a string
+ * or bytes, its type code in `out.types` ({@link attributeText}); a later
  * duplicate of the key replaces both (a string duplicate removes the code).
- * Made in one pass, in locals: this runs for every attribute of every span.
  */
 function storeAttribute(out: FlattenedAttributes, key: string, v: AnyValue | undefined): void {
-  let type: AttributeTypeCode | 0 = ATTRIBUTE_TYPE.empty;
-  let text = '';
-  if (v === undefined || v === null) {
-    // An empty value: '' with type 'empty'.
-  } else if (v.stringValue !== undefined) {
+  let type: AttributeTypeCode | 0;
+  let text: string;
+  if (v !== undefined && v !== null && v.stringValue !== undefined) {
+    // The common case, without the intermediate object.
     type = 0;
     text = v.stringValue;
-  } else if (v.boolValue !== undefined) {
-    type = ATTRIBUTE_TYPE.bool;
-    text = v.boolValue ? 'true' : 'false';
-  } else if (v.intValue !== undefined) {
-    text = String(v.intValue);
-    type = isInt64Text(text) ? ATTRIBUTE_TYPE.int : 0;
-  } else if (v.doubleValue !== undefined) {
-    type = ATTRIBUTE_TYPE.double;
-    text = String(v.doubleValue);
-  } else if (v.bytesValue !== undefined) {
-    type = 0;
-    text = v.bytesValue;
-  } else if (v.arrayValue !== undefined || v.kvlistValue !== undefined) {
-    type = ATTRIBUTE_TYPE.json;
-    text = JSON.stringify(anyValueToPlain(v));
-  }
+  } else ({ text, type } = attributeText(v));
   const duplicate = key in out.all;
   out.all[key] = text;
   if (type !== 0) out.types[key] = type;

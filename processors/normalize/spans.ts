@@ -20,7 +20,7 @@
  * @throws VigilError VIGIL_ERR_DECODE when a record lacks ids or has unparsable times.
  */
 import { VigilError } from '../../platform/errors.js';
-import type { OtlpResource, OtlpScope, OtlpSpan } from '../../schemas/otlp.js';
+import type { OtlpResource, OtlpScope, OtlpSpan, OtlpSpanEvent, OtlpSpanLink } from '../../schemas/otlp.js';
 import type { NativeSpan } from '../../schemas/native.js';
 import type { SpanRow } from '../../schemas/rows.js';
 import { msToNs, nsToClickHouse } from '../../schemas/time.js';
@@ -29,8 +29,10 @@ import { priceCall } from '../cost.js';
 import { genAiInfo } from '../genai.js';
 import { flattenKeyValuesTyped, flattenShared, flattenPlainTyped, keyValuesToPlain, normalizeId, setString, uint32 } from './attributes.js';
 
-const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
-const STATUS_NAMES = ['unset', 'ok', 'error'] as const;
+/** SpanKind enum values (trace.proto) → the `kind` column's names. */
+export const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
+/** Status.code enum values (trace.proto) → the `status_code` column's names. */
+export const STATUS_NAMES = ['unset', 'ok', 'error'] as const;
 const NATIVE_KINDS = new Set<string>(KIND_NAMES);
 
 /** Parse an OTLP ns timestamp (decimal string or number). */
@@ -69,8 +71,8 @@ function requireId(id: string | undefined | null, what: string): string {
 }
 
 const scopeJson = new WeakMap<object, string>();
-/** JSON of a scope's attributes, once per decoded scope object. */
-function scopeAttributesJson(scope: OtlpScope | undefined): string {
+/** JSON of a scope's attributes (the `scope_attributes` column; '{}' when none), once per decoded scope object. */
+export function scopeAttributesJson(scope: OtlpScope | undefined): string {
   if (scope === undefined || scope === null) return '{}';
   let j = scopeJson.get(scope);
   if (j === undefined) {
@@ -102,6 +104,37 @@ function withGenAi(
 }
 
 /**
+ * The `events` column of a span: JSON `[{time_unix_nano, name, attributes, dropped_attributes_count?}]`
+ * (attribute values typed, {@link keyValuesToPlain}); '[]' when none.
+ */
+export function eventsJson(events: readonly OtlpSpanEvent[] | undefined): string {
+  if (events === undefined || events.length === 0) return '[]';
+  return JSON.stringify(events.map((e) => {
+    const out: Record<string, unknown> = { time_unix_nano: e.timeUnixNano ?? '0', name: e.name ?? '', attributes: keyValuesToPlain(e.attributes) };
+    if (uint32(e.droppedAttributesCount) > 0) out['dropped_attributes_count'] = uint32(e.droppedAttributesCount);
+    return out;
+  }));
+}
+
+/**
+ * The `links` column of a span: JSON `[{trace_id, span_id, trace_state, attributes, dropped_attributes_count?, flags?}]`; '[]' when none.
+ */
+export function linksJson(links: readonly OtlpSpanLink[] | undefined): string {
+  if (links === undefined || links.length === 0) return '[]';
+  return JSON.stringify(links.map((l) => {
+    const out: Record<string, unknown> = {
+      trace_id: normalizeId(l.traceId),
+      span_id: normalizeId(l.spanId),
+      trace_state: l.traceState ?? '',
+      attributes: keyValuesToPlain(l.attributes),
+    };
+    if (uint32(l.droppedAttributesCount) > 0) out['dropped_attributes_count'] = uint32(l.droppedAttributesCount);
+    if (uint32(l.flags) > 0) out['flags'] = uint32(l.flags);
+    return out;
+  }));
+}
+
+/**
  * One OTLP span → SpanRow.
  * @param tenant project id from the envelope.
  */
@@ -112,22 +145,8 @@ export function otlpSpanToRow(tenant: string, resource: OtlpResource | undefined
   const attributes = attrs.all;
   const startNs = parseNs(span.startTimeUnixNano, 'startTimeUnixNano');
   const endNs = parseNs(span.endTimeUnixNano, 'endTimeUnixNano');
-  const events = span.events === undefined || span.events.length === 0 ? undefined : span.events.map((e) => {
-    const out: Record<string, unknown> = { time_unix_nano: e.timeUnixNano ?? '0', name: e.name ?? '', attributes: keyValuesToPlain(e.attributes) };
-    if (uint32(e.droppedAttributesCount) > 0) out['dropped_attributes_count'] = uint32(e.droppedAttributesCount);
-    return out;
-  });
-  const links = span.links === undefined || span.links.length === 0 ? undefined : span.links.map((l) => {
-    const out: Record<string, unknown> = {
-      trace_id: normalizeId(l.traceId),
-      span_id: normalizeId(l.spanId),
-      trace_state: l.traceState ?? '',
-      attributes: keyValuesToPlain(l.attributes),
-    };
-    if (uint32(l.droppedAttributesCount) > 0) out['dropped_attributes_count'] = uint32(l.droppedAttributesCount);
-    if (uint32(l.flags) > 0) out['flags'] = uint32(l.flags);
-    return out;
-  });
+  const events = eventsJson(span.events);
+  const links = linksJson(span.links);
   return withGenAi(
     {
       tenant,
@@ -146,13 +165,13 @@ export function otlpSpanToRow(tenant: string, resource: OtlpResource | undefined
       scope_version: scope?.version ?? '',
       resource_attributes: resourceAttributes,
       attributes,
-      events: events === undefined ? '[]' : JSON.stringify(events),
+      events,
       trace_state: span.traceState ?? '',
       flags: uint32(span.flags),
       dropped_attributes_count: uint32(span.droppedAttributesCount),
       dropped_events_count: uint32(span.droppedEventsCount),
       dropped_links_count: uint32(span.droppedLinksCount),
-      links: links === undefined ? '[]' : JSON.stringify(links),
+      links,
       attributes_types: attrs.types,
       resource_attributes_types: res.types,
       attributes_format: 1,

@@ -4,12 +4,12 @@
  * for generated requests, their corruptions and hand-made edge cases, both
  * decode to the same OTLP shapes or both reject the body.
  */
-import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { DecodeError, decodeLogsProtobuf, decodeTracesProtobuf } from '../../ingest/otlp/decode.js';
 import { FuzzGen } from '../e2e/fuzz-gen.js';
 import { oracleLogs, oracleTraces } from '../support/otlp-decode-oracle.js';
 import { logsProtobuf, tracesProtobuf } from './fixtures.js';
+import { pb, utf8 } from '../support/pb.js';
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -31,19 +31,7 @@ function agree(kind: 'traces' | 'logs', body: Uint8Array, label: string): boolea
   return mine.ok;
 }
 
-/** A hand-written protobuf message: [field number, wire type, payload]. */
-function pb(fields: Array<[number, number, Uint8Array | number | bigint]>): Uint8Array {
-  const w = protobuf.Writer.create();
-  for (const [no, wire, v] of fields) {
-    w.uint32((no << 3) | wire);
-    if (wire === 0) w.uint64(typeof v === 'bigint' ? v.toString() : (v as number));
-    else if (wire === 1) w.fixed64(typeof v === 'bigint' ? v.toString() : (v as number));
-    else if (wire === 2) w.bytes(v as Uint8Array);
-    else if (wire === 5) w.fixed32(v as number);
-  }
-  return w.finish();
-}
-const s = (x: string): Uint8Array => Buffer.from(x);
+const s = utf8;
 
 describe('binary OTLP: the wire reader decodes exactly as protobufjs Type.decode did', () => {
   it('generated traces and logs, and corruptions of them (seeded)', () => {
