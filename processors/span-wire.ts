@@ -217,7 +217,14 @@ class SpanReader {
       if (c0 === 103 && key.startsWith('gen_ai.')) this.seen |= 1;
       else if (key === 'user.id' || key === 'enduser.id') this.seen |= 2;
       else if (c0 === 102 && key.startsWith('feature_flag.')) this.seen |= 4;
-    } else cols.attrValues[j] = text;
+      // A new key has no type code yet.
+      if (type !== 0) {
+        cols.typeKeys.push(key);
+        cols.typeCodes.push(type);
+      }
+      return;
+    }
+    cols.attrValues[j] = text;
     const tkeys = cols.typeKeys;
     let t = this.rowTypes;
     while (t < tkeys.length && tkeys[t] !== key) t++;
