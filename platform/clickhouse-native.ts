@@ -221,15 +221,10 @@ export class NativeBlockWriter {
    *   values as 0 / 1 by truthiness).
    */
   map(name: string, value: 'String' | 'UInt8', values: ArrayLike<Readonly<Record<string, unknown>> | undefined>): void {
-    this.begin(name, `Map(LowCardinality(String), ${value})`);
-    const out = this.out;
-    const aux = (this.aux ??= new ByteSink(64 * 1024));
-    aux.pos = 0;
     const n = values.length;
-    out.ensure(8 + n * 8);
-    out.u64(1);
-    const offsets = out.pos;
-    out.pos += n * 8;
+    const offsets = this.beginMap(name, value, n);
+    const out = this.out;
+    const aux = this.aux!;
     const dict = new Dictionary();
     let indexes = this.indexes;
     let total = 0;
@@ -243,11 +238,7 @@ export class NativeBlockWriter {
     for (let i = 0; i < n; i++) {
       const m = values[i];
       if (m !== undefined && m === last) {
-        if (total + entries > indexes.length) indexes = this.growIndexes(total + entries);
-        indexes.copyWithin(total, lastAt, lastAt + entries);
-        aux.ensure(valuesEnd - valuesAt);
-        aux.buf.copyWithin(aux.pos, valuesAt, valuesEnd);
-        aux.pos += valuesEnd - valuesAt;
+        indexes = this.repeatEntries(total, lastAt, entries, valuesAt, valuesEnd);
         total += entries;
       } else if (m !== undefined) {
         last = m;
@@ -271,6 +262,38 @@ export class NativeBlockWriter {
   }
 
   /**
+   * Start a map column of `n` rows: its header, the keys' serialization
+   * version, room for the offsets; the values buffer emptied.
+   * @returns where the offsets go.
+   */
+  private beginMap(name: string, value: 'String' | 'UInt8', n: number): number {
+    this.begin(name, `Map(LowCardinality(String), ${value})`);
+    (this.aux ??= new ByteSink(64 * 1024)).pos = 0;
+    const out = this.out;
+    out.ensure(8 + n * 8);
+    out.u64(1);
+    const offsets = out.pos;
+    out.pos += n * 8;
+    return offsets;
+  }
+
+  /**
+   * Repeat the previous row's map entries (a map shared with it): its
+   * `entries` dictionary indexes from `lastAt` are copied to `total`, and its
+   * encoded values aux[valuesAt, valuesEnd) are appended to the values.
+   * @returns the (possibly grown) index array.
+   */
+  private repeatEntries(total: number, lastAt: number, entries: number, valuesAt: number, valuesEnd: number): Uint32Array {
+    const indexes = total + entries > this.indexes.length ? this.growIndexes(total + entries) : this.indexes;
+    indexes.copyWithin(total, lastAt, lastAt + entries);
+    const aux = this.aux!;
+    aux.ensure(valuesEnd - valuesAt);
+    aux.buf.copyWithin(aux.pos, valuesAt, valuesEnd);
+    aux.pos += valuesEnd - valuesAt;
+    return indexes;
+  }
+
+  /**
    * {@link map} from flat arrays: the entries of row `i` are
    * `keys[k]` → `values[k]` for `k` in `[start[g], end[g])`, `g = group[i]`.
    * Rows of one group share their entries (a resource's attributes, shared by
@@ -289,15 +312,10 @@ export class NativeBlockWriter {
     keys: readonly string[],
     values: ArrayLike<string> | ArrayLike<number>,
   ): void {
-    this.begin(name, `Map(LowCardinality(String), ${value})`);
-    const out = this.out;
-    const aux = (this.aux ??= new ByteSink(64 * 1024));
-    aux.pos = 0;
     const n = group.length;
-    out.ensure(8 + n * 8);
-    out.u64(1);
-    const offsets = out.pos;
-    out.pos += n * 8;
+    const offsets = this.beginMap(name, value, n);
+    const out = this.out;
+    const aux = this.aux!;
     const dict = new Dictionary();
     let indexes = this.indexes;
     let total = 0;
@@ -309,11 +327,7 @@ export class NativeBlockWriter {
     for (let i = 0; i < n; i++) {
       const g = group[i]!;
       if (g === last) {
-        if (total + entries > indexes.length) indexes = this.growIndexes(total + entries);
-        indexes.copyWithin(total, lastAt, lastAt + entries);
-        aux.ensure(valuesEnd - valuesAt);
-        aux.buf.copyWithin(aux.pos, valuesAt, valuesEnd);
-        aux.pos += valuesEnd - valuesAt;
+        indexes = this.repeatEntries(total, lastAt, entries, valuesAt, valuesEnd);
         total += entries;
       } else {
         last = g;

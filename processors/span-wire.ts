@@ -18,15 +18,15 @@
  * `__proto__`), and spans of more than {@link MAX_FAST_ATTRIBUTES} attributes.
  */
 import type protobuf from 'protobufjs';
-import type { AnyValue, OtlpSpanEvent, OtlpSpanLink } from '../schemas/otlp.js';
+import type { AnyValue } from '../schemas/otlp.js';
 import type { SpanRow } from '../schemas/rows.js';
 import { DATETIME_MAX_NS } from '../schemas/limits.js';
 import { nsToClickHouse } from '../schemas/time.js';
 import {
-  anyValue, enter, hexOf, keyStr, leave, mergeAnyValue, message, readerOf, resourceInto, resourceOf, scopeInto, scopeOf, str,
-  WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, type ResourceParts, type ScopeParts,
+  anyValue, enter, keyStr, leave, mergeAnyValue, message, readerOf, resourceInto, resourceOf, scopeInto, scopeOf, str,
+  WIRE_LEN, type ResourceParts, type ScopeParts,
 } from '../ingest/otlp/wire.js';
-import { event, link } from '../ingest/otlp/wire-records.js';
+import { readSpanFields } from '../ingest/otlp/wire-records.js';
 import { attributeText, flattenKeyValuesTyped, keyValuesToPlain, uint32 } from './normalize/attributes.js';
 import { eventsJson, KIND_NAMES, linksJson, STATUS_NAMES } from './normalize/spans.js';
 import { genAiInfoFrom, type GenAiInfo } from './genai.js';
@@ -164,6 +164,8 @@ class SpanReader {
    * a key replaces its text in place and its type code as a JavaScript
    * object would (normalize/attributes.ts storeAttribute).
    */
+  private readonly attributeAt = (depth: number): void => this.attribute(depth);
+
   private attribute(depth: number): void {
     const { r, view, cols } = this;
     let key = '';
@@ -246,62 +248,17 @@ class SpanReader {
     return undefined;
   };
 
-  /** One Span (trace.proto) into a row; the field semantics of wire-records.ts span(). */
+  /** One Span (trace.proto) into a row, its fields read as the OTLP-shape decoder reads them (wire-records.ts readSpanFields). */
   private span(depth: number): void {
     const { r, view, cols } = this;
-    let traceId = '';
-    let spanId = '';
-    let traceState = '';
-    let parent = '';
-    let flags = 0;
-    let name = '';
-    let kind = 0;
-    let startLo = 0;
-    let startHi = 0;
-    let endLo = 0;
-    let endHi = 0;
-    let droppedAttributes = 0;
-    let events: OtlpSpanEvent[] | undefined;
-    let droppedEvents = 0;
-    let links: OtlpSpanLink[] | undefined;
-    let droppedLinks = 0;
-    let statusCode = 0;
-    let statusMessage = '';
     this.rowAttrs = cols.attrKeys.length;
     this.rowTypes = cols.typeKeys.length;
     this.seen = 0;
-    message(r, depth, false, (no, wire) => {
-      switch (no) {
-        case 1: if (wire !== WIRE_LEN) return false; traceId = hexOf(r, view); return true;
-        case 2: if (wire !== WIRE_LEN) return false; spanId = hexOf(r, view); return true;
-        case 3: if (wire !== WIRE_LEN) return false; traceState = str(r, view); return true;
-        case 4: if (wire !== WIRE_LEN) return false; parent = hexOf(r, view); return true;
-        case 16: if (wire !== WIRE_FIXED32) return false; flags = r.fixed32(); return true;
-        case 5: if (wire !== WIRE_LEN) return false; name = str(r, view); return true;
-        case 6: if (wire !== WIRE_VARINT) return false; kind = r.int32(); return true;
-        case 7: if (wire !== WIRE_FIXED64) return false; startLo = r.fixed32(); startHi = r.fixed32(); return true;
-        case 8: if (wire !== WIRE_FIXED64) return false; endLo = r.fixed32(); endHi = r.fixed32(); return true;
-        case 9: if (wire !== WIRE_LEN) return false; this.attribute(depth + 1); return true;
-        case 10: if (wire !== WIRE_VARINT) return false; droppedAttributes = r.uint32(); return true;
-        case 11: if (wire !== WIRE_LEN) return false; (events ??= []).push(event(r, view, depth + 1)); return true;
-        case 12: if (wire !== WIRE_VARINT) return false; droppedEvents = r.uint32(); return true;
-        case 13: if (wire !== WIRE_LEN) return false; (links ??= []).push(link(r, view, depth + 1)); return true;
-        case 14: if (wire !== WIRE_VARINT) return false; droppedLinks = r.uint32(); return true;
-        case 15:
-          if (wire !== WIRE_LEN) return false;
-          message(r, depth + 1, false, (n, w) => {
-            if (n === 2 && w === WIRE_LEN) statusMessage = str(r, view);
-            else if (n === 3 && w === WIRE_VARINT) statusCode = r.int32();
-            else return false;
-            return true;
-          });
-          return true;
-        default: return false;
-      }
-    });
+    const f = readSpanFields(r, view, depth, this.attributeAt);
+    const { traceId, spanId, name } = f;
     if (noId(traceId) || noId(spanId)) throw new NotColumnar('span without ids');
-    const startNs = nsOf(startLo >>> 0, startHi >>> 0);
-    const endNs = nsOf(endLo >>> 0, endHi >>> 0);
+    const startNs = nsOf(f.startLo, f.startHi);
+    const endNs = nsOf(f.endLo, f.endHi);
     if (startNs > DATETIME_MAX_NS || endNs > DATETIME_MAX_NS) throw new NotColumnar('time beyond DateTime64');
     const durationNs = endNs > startNs ? Number(endNs - startNs) : 0;
     const startTime = nsToClickHouse(startNs);
@@ -309,7 +266,7 @@ class SpanReader {
     const cost = g.model === '' ? null : priceCall({ ...g, atMs: Number(startNs / 1_000_000n) });
     const costUsd = cost === null ? null : cost.cost_usd;
     const unpriced = cost === null ? 0 : cost.unpriced;
-    const eventsText = eventsJson(events);
+    const eventsText = eventsJson(f.events);
     let flagAttributes = NO_ATTRIBUTES;
     if ((this.seen & 4) !== 0) {
       const a: Record<string, string> = {};
@@ -319,27 +276,27 @@ class SpanReader {
       }
       flagAttributes = a;
     }
-    const kindName = KIND_NAMES[kind] ?? 'unspecified';
-    const status = STATUS_NAMES[statusCode] ?? 'unset';
+    const kindName = KIND_NAMES[f.kind] ?? 'unspecified';
+    const status = STATUS_NAMES[f.status?.code ?? 0] ?? 'unset';
 
     const s = cols.str;
     s.tenant.push(this.tenant);
     s.trace_id.push(traceId);
     s.span_id.push(spanId);
-    s.parent_span_id.push(noId(parent) ? '' : parent);
+    s.parent_span_id.push(noId(f.parentSpanId) ? '' : f.parentSpanId);
     s.name.push(name);
     s.kind.push(kindName);
     s.service.push(this.service);
     s.status_code.push(status);
-    s.status_message.push(statusMessage);
+    s.status_message.push(f.status?.message ?? '');
     s.scope_name.push(this.scopeName);
     s.scope_version.push(this.scopeVersion);
     s.events.push(eventsText);
     s.model.push(g.model);
     s.provider.push(g.provider);
     s.user_id.push(g.userId);
-    s.trace_state.push(traceState);
-    s.links.push(linksJson(links));
+    s.trace_state.push(f.traceState);
+    s.links.push(linksJson(f.links));
     s.resource_schema_url.push('');
     s.scope_attributes.push(this.scopeAttributes);
     s.scope_schema_url.push('');
@@ -349,10 +306,10 @@ class SpanReader {
     m.output_tokens.push(g.outputTokens);
     m.cached_tokens.push(g.cachedTokens);
     m.unpriced.push(unpriced);
-    m.flags.push(uint32(flags >>> 0));
-    m.dropped_attributes_count.push(uint32(droppedAttributes));
-    m.dropped_events_count.push(uint32(droppedEvents));
-    m.dropped_links_count.push(uint32(droppedLinks));
+    m.flags.push(uint32(f.flags));
+    m.dropped_attributes_count.push(uint32(f.droppedAttributes));
+    m.dropped_events_count.push(uint32(f.droppedEvents));
+    m.dropped_links_count.push(uint32(f.droppedLinks));
     m.resource_dropped_attributes_count.push(this.resourceDropped);
     m.scope_dropped_attributes_count.push(this.scopeDropped);
     cols.startNs.push(startNs);

@@ -21,9 +21,6 @@
  * batch: series and per-user costs (processors/aggregate.ts) and feature-flag
  * evaluations per variant (processors/flag-variants.ts).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { threadId } from 'node:worker_threads';
 import type { Envelope, RawMessageMeta } from '../schemas/envelope.js';
 import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf } from '../ingest/otlp/decode.js';
 import { ENVELOPE_VERSION } from '../schemas/envelope.js';
@@ -37,6 +34,7 @@ import { nativeLogToRow, otlpLogToRow } from './normalize/logs.js';
 import { nativeSpanToRow, otlpSpanToRow } from './normalize/spans.js';
 import { encodeLogsNative, encodeSpansNative, LOG_COLUMN_NAMES, SPAN_COLUMN_NAMES } from './encode-native.js';
 import { SpanColumns } from './span-columns.js';
+import { BlockSink } from './block-sink.js';
 import { readSpansInto, type SpanFacts } from './span-wire.js';
 
 /** A version 2 message: the OTLP request body and its headers. */
@@ -242,53 +240,6 @@ function encodeWhole(r: WorkerResult): EncodedResult {
  * held whole cost ~40 % more CPU per span, mostly garbage collection).
  */
 export const BLOCK_ROWS = 1024;
-
-/** Native bytes of a body's blocks: one block as is, several as a stream. */
-function nativeBody(blocks: Uint8Array[], columns: readonly string[]): EncodedBody {
-  return { format: 'Native', data: blocks.length === 1 ? blocks[0]! : blocks, columns };
-}
-
-let spooled = 0;
-
-/** Where one table's blocks go: kept in memory, or appended to a spool file (see BatchOptions.spoolDir). */
-class BlockSink {
-  private readonly blocks: Uint8Array[] = [];
-  private fd: number | undefined;
-  private file: string | undefined;
-  private bytes = 0;
-
-  constructor(private readonly table: string, private readonly columns: readonly string[], private readonly dir: string | undefined) {}
-
-  /** Add one encoded block (a view of the encoder's buffer: copied or written out here). */
-  add(block: Uint8Array): void {
-    if (this.dir === undefined) {
-      // An exact copy: a view is cloned to the main thread with its whole (larger) buffer.
-      this.blocks.push(new Uint8Array(block));
-      return;
-    }
-    if (this.fd === undefined) {
-      this.file = path.join(this.dir, `${process.pid}-${threadId}-${++spooled}-${this.table}.native`);
-      this.fd = fs.openSync(this.file, 'w');
-    }
-    for (let off = 0; off < block.length;) off += fs.writeSync(this.fd, block, off);
-    this.bytes += block.length;
-  }
-
-  /** The body (closes the file). */
-  finish(): EncodedBody {
-    if (this.fd === undefined) return nativeBody(this.blocks, this.columns);
-    fs.closeSync(this.fd);
-    this.fd = undefined;
-    return { format: 'NativeFiles', paths: [this.file!], columns: this.columns, bytes: this.bytes };
-  }
-
-  /** Close and remove the file, if any (the batch is encoded another way or failed). */
-  discard(): void {
-    if (this.fd !== undefined) fs.closeSync(this.fd);
-    this.fd = undefined;
-    if (this.file !== undefined) fs.rmSync(this.file, { force: true });
-  }
-}
 
 /**
  * Read a version 2 protobuf spans message into the columns (processors/span-wire.ts).

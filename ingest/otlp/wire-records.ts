@@ -7,7 +7,7 @@ import protobuf from 'protobufjs';
 import type { AnyValue, KeyValue, OtlpLogRecord, OtlpSpan, OtlpSpanEvent, OtlpSpanLink } from '../../schemas/otlp.js';
 import type { DecodedLogs, DecodedTraces } from './decode.js';
 import {
-  anyValue, attributeInto, fixed64String, hexOf, mergeAnyValue, message, readerOf, resourceContainer, scopeContainer, str,
+  anyValue, attributeInto, fixed64String, hexOf, mergeAnyValue, message, readerOf, resourceContainer, scopeContainer, str, uint64String,
   WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT,
 } from './wire.js';
 
@@ -61,43 +61,65 @@ export function link(r: Reader, view: Buffer, depth: number): OtlpSpanLink {
   return out;
 }
 
-function span(r: Reader, view: Buffer, depth: number): OtlpSpan {
-  let traceId = '';
-  let spanId = '';
-  let traceState = '';
-  let parent = '';
-  let flags = 0;
-  let name = '';
-  let kind = 0;
-  let start = '0';
-  let end = '0';
-  const attributes: KeyValue[] = [];
-  let droppedAttributes = 0;
-  const events: OtlpSpanEvent[] = [];
-  let droppedEvents = 0;
-  const links: OtlpSpanLink[] = [];
-  let droppedLinks = 0;
-  let status: { code: number; message: string } | undefined;
+/**
+ * The fields of one Span message (trace.proto) but its attributes, which
+ * the caller reads: {@link readSpanFields}.
+ */
+export interface SpanFields {
+  traceId: string;
+  spanId: string;
+  traceState: string;
+  parentSpanId: string;
+  flags: number;
+  name: string;
+  kind: number;
+  /** fixed64 halves of the start and end times (ns since the epoch), unsigned. */
+  startLo: number;
+  startHi: number;
+  endLo: number;
+  endHi: number;
+  droppedAttributes: number;
+  events: OtlpSpanEvent[];
+  droppedEvents: number;
+  links: OtlpSpanLink[];
+  droppedLinks: number;
+  /** Present when the span had a status field (repeated ones merge). */
+  status: { code: number; message: string } | undefined;
+}
+
+/**
+ * Read one Span message at the reader's position: every field into the
+ * result, except attributes (field 9), for each of which `attribute(depth)`
+ * is called with the reader at the KeyValue (its length first). Shared by
+ * the OTLP-shape decoder below and the processors' columnar reader
+ * (processors/span-wire.ts), so both read the wire alike.
+ * @throws as {@link readTraces}.
+ */
+export function readSpanFields(r: Reader, view: Buffer, depth: number, attribute: (depth: number) => void): SpanFields {
+  const f: SpanFields = {
+    traceId: '', spanId: '', traceState: '', parentSpanId: '', flags: 0, name: '', kind: 0,
+    startLo: 0, startHi: 0, endLo: 0, endHi: 0, droppedAttributes: 0, events: [], droppedEvents: 0, links: [], droppedLinks: 0, status: undefined,
+  };
   message(r, depth, false, (no, wire) => {
     switch (no) {
-      case 1: if (wire !== WIRE_LEN) return false; traceId = hexOf(r, view); return true;
-      case 2: if (wire !== WIRE_LEN) return false; spanId = hexOf(r, view); return true;
-      case 3: if (wire !== WIRE_LEN) return false; traceState = str(r, view); return true;
-      case 4: if (wire !== WIRE_LEN) return false; parent = hexOf(r, view); return true;
-      case 16: if (wire !== WIRE_FIXED32) return false; flags = r.fixed32(); return true;
-      case 5: if (wire !== WIRE_LEN) return false; name = str(r, view); return true;
-      case 6: if (wire !== WIRE_VARINT) return false; kind = r.int32(); return true;
-      case 7: if (wire !== WIRE_FIXED64) return false; start = fixed64String(r); return true;
-      case 8: if (wire !== WIRE_FIXED64) return false; end = fixed64String(r); return true;
-      case 9: if (wire !== WIRE_LEN) return false; attributesList(r, view, depth, attributes); return true;
-      case 10: if (wire !== WIRE_VARINT) return false; droppedAttributes = r.uint32(); return true;
-      case 11: if (wire !== WIRE_LEN) return false; events.push(event(r, view, depth + 1)); return true;
-      case 12: if (wire !== WIRE_VARINT) return false; droppedEvents = r.uint32(); return true;
-      case 13: if (wire !== WIRE_LEN) return false; links.push(link(r, view, depth + 1)); return true;
-      case 14: if (wire !== WIRE_VARINT) return false; droppedLinks = r.uint32(); return true;
+      case 1: if (wire !== WIRE_LEN) return false; f.traceId = hexOf(r, view); return true;
+      case 2: if (wire !== WIRE_LEN) return false; f.spanId = hexOf(r, view); return true;
+      case 3: if (wire !== WIRE_LEN) return false; f.traceState = str(r, view); return true;
+      case 4: if (wire !== WIRE_LEN) return false; f.parentSpanId = hexOf(r, view); return true;
+      case 16: if (wire !== WIRE_FIXED32) return false; f.flags = r.fixed32(); return true;
+      case 5: if (wire !== WIRE_LEN) return false; f.name = str(r, view); return true;
+      case 6: if (wire !== WIRE_VARINT) return false; f.kind = r.int32(); return true;
+      case 7: if (wire !== WIRE_FIXED64) return false; f.startLo = r.fixed32() >>> 0; f.startHi = r.fixed32() >>> 0; return true;
+      case 8: if (wire !== WIRE_FIXED64) return false; f.endLo = r.fixed32() >>> 0; f.endHi = r.fixed32() >>> 0; return true;
+      case 9: if (wire !== WIRE_LEN) return false; attribute(depth + 1); return true;
+      case 10: if (wire !== WIRE_VARINT) return false; f.droppedAttributes = r.uint32(); return true;
+      case 11: if (wire !== WIRE_LEN) return false; f.events.push(event(r, view, depth + 1)); return true;
+      case 12: if (wire !== WIRE_VARINT) return false; f.droppedEvents = r.uint32(); return true;
+      case 13: if (wire !== WIRE_LEN) return false; f.links.push(link(r, view, depth + 1)); return true;
+      case 14: if (wire !== WIRE_VARINT) return false; f.droppedLinks = r.uint32(); return true;
       case 15: {
         if (wire !== WIRE_LEN) return false;
-        const st = (status ??= { code: 0, message: '' });
+        const st = (f.status ??= { code: 0, message: '' });
         message(r, depth + 1, false, (n, w) => {
           if (n === 2 && w === WIRE_LEN) st.message = str(r, view);
           else if (n === 3 && w === WIRE_VARINT) st.code = r.int32();
@@ -109,16 +131,25 @@ function span(r: Reader, view: Buffer, depth: number): OtlpSpan {
       default: return false;
     }
   });
-  const out: OtlpSpan = { traceId, spanId, name, kind, startTimeUnixNano: start, endTimeUnixNano: end, attributes };
-  if (parent !== '') out.parentSpanId = parent;
-  if (traceState) out.traceState = traceState;
-  if (flags) out.flags = flags;
-  if (droppedAttributes) out.droppedAttributesCount = droppedAttributes;
-  if (droppedEvents) out.droppedEventsCount = droppedEvents;
-  if (droppedLinks) out.droppedLinksCount = droppedLinks;
-  if (events.length > 0) out.events = events;
-  if (links.length > 0) out.links = links;
-  if (status !== undefined) out.status = { code: status.code, ...(status.message ? { message: status.message } : {}) };
+  return f;
+}
+
+function span(r: Reader, view: Buffer, depth: number): OtlpSpan {
+  const attributes: KeyValue[] = [];
+  const f = readSpanFields(r, view, depth, (d) => attributeInto(attributes, r, view, d));
+  const out: OtlpSpan = {
+    traceId: f.traceId, spanId: f.spanId, name: f.name, kind: f.kind,
+    startTimeUnixNano: uint64String(f.startLo, f.startHi), endTimeUnixNano: uint64String(f.endLo, f.endHi), attributes,
+  };
+  if (f.parentSpanId !== '') out.parentSpanId = f.parentSpanId;
+  if (f.traceState) out.traceState = f.traceState;
+  if (f.flags) out.flags = f.flags;
+  if (f.droppedAttributes) out.droppedAttributesCount = f.droppedAttributes;
+  if (f.droppedEvents) out.droppedEventsCount = f.droppedEvents;
+  if (f.droppedLinks) out.droppedLinksCount = f.droppedLinks;
+  if (f.events.length > 0) out.events = f.events;
+  if (f.links.length > 0) out.links = f.links;
+  if (f.status !== undefined) out.status = { code: f.status.code, ...(f.status.message ? { message: f.status.message } : {}) };
   return out;
 }
 

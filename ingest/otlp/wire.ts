@@ -141,6 +141,11 @@ export function hexOf(r: Reader, view: Buffer): string {
 export function fixed64String(r: Reader): string {
   const lo = r.fixed32();
   const hi = r.fixed32();
+  return uint64String(lo, hi);
+}
+
+/** An unsigned 64-bit integer given as its 32-bit halves (each 0 … 2^32−1), as an exact decimal string. */
+export function uint64String(lo: number, hi: number): string {
   if (hi < 0x200000) return String(hi * 4294967296 + lo);
   // hi·2^32 + lo = (hi·4294)·10^6 + (hi·967296 + lo), both terms exact in a double.
   let high = hi * 4294;
