@@ -50,6 +50,9 @@ const KEY = 'feature_flag.key';
 const RESULT_VARIANT = 'feature_flag.result.variant';
 const OLD_VARIANT = 'feature_flag.variant';
 
+/** The span attributes {@link flagEvaluations} reads. */
+export const FLAG_ATTRIBUTE_KEYS: readonly string[] = [KEY, RESULT_VARIANT, OLD_VARIANT];
+
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }

@@ -19,7 +19,6 @@
  */
 import type protobuf from 'protobufjs';
 import type { AnyValue } from '../schemas/otlp.js';
-import type { SpanRow } from '../schemas/rows.js';
 import { DATETIME_MAX_NS } from '../schemas/limits.js';
 import { nsToClickHouse } from '../schemas/time.js';
 import {
@@ -32,23 +31,19 @@ import { eventsJson, KIND_NAMES, linksJson, STATUS_NAMES } from './normalize/spa
 import { genAiInfoFrom, type GenAiInfo } from './genai.js';
 import { priceCall } from './cost.js';
 import type { SpanColumns } from './span-columns.js';
+import { FLAG_ATTRIBUTE_KEYS, type FlagSpan } from './flag-variants.js';
 
 type Reader = protobuf.Reader;
 
 /** What the aggregators read of a span (processors/aggregate.ts, flag-variants.ts). */
-export type SpanFacts = Pick<
-  SpanRow,
-  'tenant' | 'start_time' | 'service' | 'name' | 'model' | 'provider' | 'user_id' | 'status_code' | 'duration_ns'
-  | 'input_tokens' | 'output_tokens' | 'cached_tokens' | 'cost_usd' | 'unpriced' | 'attributes' | 'events'
->;
+export type SpanFacts = FlagSpan;
 
 /** Spans with more attributes than this go the object path (the duplicate check here is pairwise). */
 export const MAX_FAST_ATTRIBUTES = 128;
 
-/** Thrown to hand a message back to the object path (module doc). */
+/** Thrown to hand a message back to the object path (module doc); caught by the worker, never reported. */
 export class NotColumnar extends Error {}
 
-const FLAG_KEYS = ['feature_flag.key', 'feature_flag.result.variant', 'feature_flag.variant'] as const;
 const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
 const NO_GENAI: GenAiInfo = Object.freeze({ model: '', provider: '', userId: '', inputTokens: 0, outputTokens: 0, cachedTokens: 0, hasTokens: false });
 
@@ -270,7 +265,7 @@ class SpanReader {
     let flagAttributes = NO_ATTRIBUTES;
     if ((this.seen & 4) !== 0) {
       const a: Record<string, string> = {};
-      for (const k of FLAG_KEYS) {
+      for (const k of FLAG_ATTRIBUTE_KEYS) {
         const v = this.lookup(k);
         if (v !== undefined) a[k] = v;
       }
