@@ -49,6 +49,9 @@ const NUMBER_COLUMNS: readonly NumberColumn[] = [
   'dropped_events_count', 'dropped_links_count', 'resource_dropped_attributes_count', 'scope_dropped_attributes_count',
 ];
 
+/** What an absent string field is written as: the column's fallback in SPAN_COLUMNS ('[]' for links, '{}' for scope_attributes), else ''. */
+const STRING_DEFAULTS = Object.fromEntries(STRING_COLUMNS.map((c) => [c, SPAN_COLUMNS.find(([name]) => name === c)?.[2] ?? ''])) as Record<StringColumn, string>;
+
 /** Span rows of one block, column by column (module doc). Reused block after block ({@link clear}). */
 export class SpanColumns {
   /** Rows held. */
@@ -139,7 +142,7 @@ export class SpanColumns {
    */
   addRow(row: SpanRow, seconds: Map<string, bigint>): void {
     const r = row as unknown as Record<string, unknown>;
-    for (const c of STRING_COLUMNS) this.str[c].push((r[c] as string | undefined) ?? (c === 'links' ? '[]' : c === 'scope_attributes' ? '{}' : ''));
+    for (const c of STRING_COLUMNS) this.str[c].push((r[c] as string | undefined) ?? STRING_DEFAULTS[c]);
     for (const c of NUMBER_COLUMNS) this.num[c].push((r[c] as number | undefined) ?? 0);
     this.startNs.push(literalNs(row.start_time, seconds));
     this.endNs.push(literalNs(row.end_time, seconds));
@@ -170,6 +173,8 @@ export class SpanColumns {
   /**
    * The rows as one Native block (SPAN_COLUMNS, the bytes of
    * {@link encodeSpansNative} for the same rows).
+   * @returns the block (a view of the writer's buffer).
+   * @throws Error when SPAN_COLUMNS has a column this class holds no values for (a programming error).
    */
   encode(): Buffer {
     const n = this.n;
