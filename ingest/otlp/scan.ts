@@ -19,7 +19,7 @@
  */
 import protobuf from 'protobufjs';
 import { MAX_VALUE_DEPTH, type TimeWindow } from '../../schemas/limits.js';
-import { bytesAt, checkUtf8, enter, keyStr, leave, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './wire.js';
+import { bytesAt, checkUtf8, enter, leave, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './wire.js';
 
 type Reader = protobuf.Reader;
 
@@ -93,7 +93,7 @@ function anyValue(r: Reader, view: Buffer, depth: number): void {
  * its end), whose keys must be distinct; leaves the message (`outer`).
  */
 function attributes(r: Reader, view: Buffer, depth: number, outer: number): void {
-  const keys: string[] = [];
+  const keys: number[] = [];
   while (r.pos < r.len) {
     const t = r.tag();
     if (t !== T_LEN(1)) throw NOT_PLAIN;
@@ -103,15 +103,16 @@ function attributes(r: Reader, view: Buffer, depth: number, outer: number): void
   leave(r, outer);
 }
 
-function keyValue(r: Reader, view: Buffer, depth: number): string {
+/** A KeyValue; returns the hash of its key ({@link keyHash}). */
+function keyValue(r: Reader, view: Buffer, depth: number): number {
   const outer = enter(r, 0);
-  let key = '';
+  let key = KEY_ABSENT;
   let seen = 0;
   while (r.pos < r.len) {
     const t = r.tag();
     if (t === T_LEN(1)) {
       seen = once(seen, 1);
-      key = keyStr(r, view);
+      key = keyHash(r, view);
     } else if (t === T_LEN(2)) {
       seen = once(seen, 2);
       anyValue(r, view, depth);
@@ -122,12 +123,37 @@ function keyValue(r: Reader, view: Buffer, depth: number): string {
   return key;
 }
 
+/** FNV-1a (32-bit) offset basis: the hash of an empty key. */
+const FNV_BASIS = 0x811c9dc5;
+/** The hash of a KeyValue without a key field: the empty key's, as decoding would give it ''. */
+const KEY_ABSENT = FNV_BASIS >>> 0;
+
 /**
- * Keys come from keyStr(): mostly internalized strings, which `===` compares
- * by identity, so pairwise checks beat building a Set (and hashing every key)
- * up to a few dozen keys.
+ * An attribute key (KeyValue field 1) at the reader's position, checked to
+ * be UTF-8 as the decoder would, as the FNV-1a hash of its bytes: the scan
+ * only needs to know that the keys of one list differ, so it makes no
+ * string. Equal hashes are "not proved" ({@link distinct}), so a collision
+ * of two different keys only sends the request down the full path.
+ * @throws Error on invalid UTF-8; RangeError when the length overruns.
  */
-function distinct(keys: string[]): void {
+function keyHash(r: Reader, view: Buffer): number {
+  const [start, end] = bytesAt(r);
+  let h = FNV_BASIS;
+  let ascii = 0;
+  for (let k = start; k < end; k++) {
+    const c = view[k]!;
+    ascii |= c;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  if (ascii >= 0x80) checkUtf8(view, start, end);
+  return h >>> 0;
+}
+
+/**
+ * Keys as hashes ({@link keyHash}): pairwise up to a few dozen keys, a Set
+ * beyond. Equal hashes are taken for equal keys (not proved).
+ */
+function distinct(keys: number[]): void {
   if (keys.length < 2) return;
   if (keys.length <= 32) {
     for (let i = 1; i < keys.length; i++) for (let j = 0; j < i; j++) if (keys[i] === keys[j]) throw NOT_PLAIN;
@@ -136,14 +162,14 @@ function distinct(keys: string[]): void {
   if (new Set(keys).size !== keys.length) throw NOT_PLAIN;
 }
 
-/** One KeyValue of a repeated attributes field: its key is appended to `keys` (checked by distinct()). */
-function attributeInto(r: Reader, view: Buffer, keys: string[]): void {
+/** One KeyValue of a repeated attributes field: its key hash is appended to `keys` (checked by distinct()). */
+function attributeInto(r: Reader, view: Buffer, keys: number[]): void {
   keys.push(keyValue(r, view, 0));
 }
 
 function resource(r: Reader, view: Buffer): void {
   const outer = enter(r, 0);
-  const keys: string[] = [];
+  const keys: number[] = [];
   let seen = 0;
   while (r.pos < r.len) {
     const t = r.tag();
@@ -160,7 +186,7 @@ function resource(r: Reader, view: Buffer): void {
 
 function scope(r: Reader, view: Buffer): void {
   const outer = enter(r, 0);
-  const keys: string[] = [];
+  const keys: number[] = [];
   let seen = 0;
   while (r.pos < r.len) {
     const t = r.tag();
@@ -181,7 +207,7 @@ function scope(r: Reader, view: Buffer): void {
 /** An event (11) or link (13) of a span: its attributes must be distinct. */
 function eventOrLink(r: Reader, view: Buffer, link: boolean): void {
   const outer = enter(r, 0);
-  const keys: string[] = [];
+  const keys: number[] = [];
   let seen = 0;
   const attrField = link ? 4 : 3;
   while (r.pos < r.len) {
@@ -232,7 +258,7 @@ function span(r: Reader, view: Buffer, w: TimeWindow): string {
   let named = false;
   let start = 0n;
   let end = 0n;
-  const keys: string[] = [];
+  const keys: number[] = [];
   while (r.pos < r.len) {
     const t = r.tag();
     const no = t >>> 3;

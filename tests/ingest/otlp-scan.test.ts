@@ -92,10 +92,12 @@ describe('trace intake fast path: proved plainly valid only when the full path a
       ['duplicate span attribute', request([span({ attributes: [{ key: 'a', value: { stringValue: 'x' } }, { key: 'a', value: { stringValue: 'y' } }] })])],
       ['duplicate event attribute', request([span({ events: [{ timeUnixNano: '1', name: 'e', attributes: [{ key: 'k', value: {} }, { key: 'k', value: {} }] }] })])],
       ['duplicate resource attribute', request([span()], { attributes: [{ key: 'r', value: {} }, { key: 'r', value: {} }] })],
-      // Keys come from the internalized-key table (keyStr); the duplicate check is pairwise up to 32 keys, a Set above.
+      // Keys are compared as FNV-1a hashes of their bytes (keyHash): pairwise up to 32 keys, a Set above.
       ['duplicate among 20 attributes', request([span({ attributes: manyKeys(20, 3, 17) })])],
       ['duplicate among 40 attributes', request([span({ attributes: manyKeys(40, 0, 39) })])],
       ['duplicate long (untabled) keys', request([span({ attributes: [{ key: 'k'.repeat(80), value: {} }, { key: 'x', value: {} }, { key: 'k'.repeat(80), value: {} }] })])],
+      ['duplicate non-ASCII keys', request([span({ attributes: [{ key: 'schlüssel', value: {} }, { key: 'schlüssel', value: {} }] })])],
+      ['an absent key beside an empty one (both decode to "")', request([span({ attributes: [{ value: { stringValue: 'x' } }, { key: '', value: {} }] })])],
     ];
     for (const [label, body] of cases) {
       expect(scanTraces(body, window), label).toBeNull();
@@ -115,6 +117,9 @@ describe('trace intake fast path: proved plainly valid only when the full path a
     };
     expect(check(wrap(oneSpan), 'hand-made span')).toBe(true);
     for (const n of [20, 40]) expect(check(request([span({ attributes: manyKeys(n, -1, -1) })]), `${n} distinct attributes`)).toBe(true);
+    // Keys that differ only late, in case, or by one non-ASCII character are told apart.
+    const near = [{ key: 'http.request.method', value: {} }, { key: 'http.request.methoD', value: {} }, { key: 'ключ', value: {} }, { key: 'ключи', value: {} }, { key: 'a', value: { kvlistValue: { values: [{ key: 'a', value: {} }, { key: 'b', value: {} }] } } }];
+    expect(check(request([span({ attributes: near })]), 'near-identical keys, and a kvlist reusing its parent key')).toBe(true);
     expect(scanTraces(wrap(Buffer.concat([oneSpan, oneSpan])), window), 'every field twice').toBeNull();
     const badUtf8 = Buffer.concat([oneSpan, protobuf.Writer.create().uint32(42).bytes(Buffer.from([0xc3, 0x28])).finish()]);
     expect(scanTraces(wrap(badUtf8), window), 'invalid UTF-8').toBeNull();
