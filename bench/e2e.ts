@@ -14,7 +14,9 @@
  * after a step for storage to catch up), --connections N, --probe-ms MS,
  * --out FILE (JSON; default bench/results/e2e-<timestamp>.json), --cpu-prof
  * (node --cpu-prof on the Vigil process; profile kept in the run directory),
- * --keep (keep the temp run directory).
+ * --keep (keep the temp run directory), --node-arg ARG (repeatable: a node
+ * option for the Vigil process, e.g. --node-arg=--trace-gc; its output goes to
+ * vigil.stdout.log in the run directory).
  *
  * Processes: this one (orchestration, /metrics scrapes, probe polling, /proc
  * sampling), the load generator (bench/e2e/loadgen.ts, forked), Vigil
@@ -52,6 +54,7 @@ const { values: opt } = parseArgs({
     collector: { type: 'string' },
     out: { type: 'string' },
     'cpu-prof': { type: 'boolean' },
+    'node-arg': { type: 'string', multiple: true },
     keep: { type: 'boolean' },
     quick: { type: 'boolean' },
   },
@@ -511,7 +514,7 @@ async function main(): Promise<void> {
       buildIfStale(ROOT);
       note(`starting vigil (data dir ${runDir}/vigil-data)`);
       const tStart = now();
-      vigil = await startVigilProcess({ root: ROOT, runDir, cpuProfDir: opt['cpu-prof'] ? path.join(runDir, 'cpu-prof') : undefined, log: note });
+      vigil = await startVigilProcess({ root: ROOT, runDir, cpuProfDir: opt['cpu-prof'] ? path.join(runDir, 'cpu-prof') : undefined, nodeArgs: opt['node-arg'], log: note });
       const startSeconds = (now() - tStart) / 1000;
       note(`vigil pid ${vigil.pid} up in ${startSeconds.toFixed(1)} s; broker ${vigil.brokers.join(',')} pid ${vigil.brokerPid() ?? '?'}`);
       results['vigil'] = { pid: vigil.pid, startSeconds, ingestUrl: vigil.ingestUrl, queryUrl: vigil.queryUrl, brokers: vigil.brokers, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('VIGIL_'))) };

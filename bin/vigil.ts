@@ -27,6 +27,7 @@ import { pino } from 'pino';
 import { checkStartup, loadConfig, type StartupChecks, type VigilConfig } from '../platform/config.js';
 import type { Logger } from '../platform/logger.js';
 import { VigilError } from '../platform/errors.js';
+import { applyHeapGrowing } from '../platform/heap-tuning.js';
 import type { Role, RunningVigil } from '../platform/lifecycle.js';
 import { registerAdminCommands } from './admin-commands.js';
 
@@ -199,6 +200,7 @@ async function runUntilSignal(
   opts: { embedded: boolean; demo: boolean },
 ): Promise<number> {
   const { startVigil } = await import('../platform/lifecycle.js');
+  applyHeapGrowing(config.runtime.heapGrowingPercent);
   const vigil: RunningVigil = await startVigil(config, log, { roles, ...opts });
   printBanner(vigil, config);
   await new Promise<void>((resolve) => {

@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { parseApiKey } from './auth/keys.js';
 import { parseAllowList } from '../alerts/ssrf.js';
 import { VigilError } from './errors.js';
+import { DEFAULT_HEAP_GROWING_PERCENT } from './heap-tuning.js';
 
 /** Hostname per RFC 1123: dot-separated labels of letters, digits and inner hyphens; ≤ 253 chars. */
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -149,6 +150,7 @@ const EnvSchema = z.object({
   VIGIL_PROCESSOR_FETCH_MIN_BYTES: intVar(1, 64 * 1024 * 1024, 'set VIGIL_PROCESSOR_FETCH_MIN_BYTES to the bytes a fetch waits for, 1 to 67108864 (default 1048576)'),
   VIGIL_PROCESSOR_FETCH_MAX_WAIT_MS: intVar(1, 10_000, 'set VIGIL_PROCESSOR_FETCH_MAX_WAIT_MS to the most milliseconds a fetch waits for data, 1 to 10000 (default 150)'),
   VIGIL_PROCESSOR_PARTITION_FETCH_BYTES: intVar(64 * 1024, 256 * 1024 * 1024, 'set VIGIL_PROCESSOR_PARTITION_FETCH_BYTES to the most (compressed) bytes fetched per partition, 65536 to 268435456 (default 2097152)'),
+  VIGIL_HEAP_GROWING_PERCENT: intVar(0, 1000, 'set VIGIL_HEAP_GROWING_PERCENT to how far (%) V8 lets a heap grow past its live size before a major collection, 0 to 1000 (0 = V8 decides; default 300)'),
   VIGIL_SHUTDOWN_TIMEOUT_MS: intVar(1_000, 600_000, 'set VIGIL_SHUTDOWN_TIMEOUT_MS to the most milliseconds a shutdown may take, 1000 to 600000 (default 30000)'),
   VIGIL_MAX_FUTURE_SKEW_MS: intVar(0, 366 * 86_400_000, 'set VIGIL_MAX_FUTURE_SKEW_MS to how far in the future a record time may lie, ms (default 86400000)'),
   VIGIL_MAX_BODY_BYTES: positiveVar('set VIGIL_MAX_BODY_BYTES to bytes (default 20971520)'),
@@ -238,6 +240,11 @@ export interface VigilConfig {
   maxFutureSkewMs: number;
   /** Upper bound of a shutdown (SIGTERM/SIGINT → exit), ms; steps still running then are abandoned. */
   shutdownTimeoutMs: number;
+  /** Process-wide runtime settings, applied by the entry point (bin/vigil.ts). */
+  runtime: {
+    /** V8's old-generation growing factor − 1, in % (platform/heap-tuning.ts); 0 = V8's adaptive factor. */
+    heapGrowingPercent: number;
+  };
   alerts: {
     /** VIGIL_WEBHOOK_ALLOW_HOSTS entries (CIDRs, addresses, host names) exempt from the SSRF guard. */
     allowHosts: string[];
@@ -385,6 +392,7 @@ export function loadConfig(env: Record<string, string | undefined>): VigilConfig
     },
     maxFutureSkewMs: e.VIGIL_MAX_FUTURE_SKEW_MS ?? 24 * 3600 * 1000,
     shutdownTimeoutMs: e.VIGIL_SHUTDOWN_TIMEOUT_MS ?? 30_000,
+    runtime: { heapGrowingPercent: e.VIGIL_HEAP_GROWING_PERCENT ?? DEFAULT_HEAP_GROWING_PERCENT },
     alerts: {
       allowHosts: e.VIGIL_WEBHOOK_ALLOW_HOSTS,
       tickMs: e.VIGIL_ALERTS_TICK_MS ?? 5000,

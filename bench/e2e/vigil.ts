@@ -71,6 +71,8 @@ export interface StartVigilOptions {
   runDir: string;
   /** node --cpu-prof --cpu-prof-dir DIR for the Vigil process. */
   cpuProfDir?: string;
+  /** More node options for the Vigil process, before the script (e.g. `--trace-gc`, which NODE_OPTIONS refuses). */
+  nodeArgs?: readonly string[];
   startTimeoutMs?: number;
   log: (line: string) => void;
 }
@@ -89,7 +91,7 @@ export async function startVigilProcess(opts: StartVigilOptions): Promise<Runnin
   const apiKey = generateApiKey();
   const stderrFile = path.join(opts.runDir, 'vigil.stderr.log');
   const errOut = fs.createWriteStream(stderrFile);
-  const args = [...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), path.join(opts.root, 'dist/bin/vigil.js'), 'start', '--no-demo'];
+  const args = [...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), ...(opts.nodeArgs ?? []), path.join(opts.root, 'dist/bin/vigil.js'), 'start', '--no-demo'];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: opts.root,
     env: vigilEnv({

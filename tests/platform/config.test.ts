@@ -55,6 +55,7 @@ describe('issue 12 item 3: configuration mistakes are named with the variable, t
     { env: { VIGIL_WORKER_THREADS: '0' }, variable: 'VIGIL_WORKER_THREADS', shown: '"0"', fix: /Piscina thread count/ },
     { env: { VIGIL_API_KEY: 'secret-key' }, variable: 'VIGIL_API_KEY', shown: '(hidden)', fix: /vgl_<12 lowercase hex>_<32 base64url characters>/ },
     { env: { CLICKHOUSE_DATABASE: 'my-db' }, variable: 'CLICKHOUSE_DATABASE', shown: '"my-db"', fix: /letters, digits and underscores/ },
+    { env: { VIGIL_HEAP_GROWING_PERCENT: '4x' }, variable: 'VIGIL_HEAP_GROWING_PERCENT', shown: '"4x"', fix: /0 to 1000 \(0 = V8 decides; default 300\)/ },
   ];
   for (const c of cases) {
     it(`${c.variable}=${c.shown}: rejected at once, naming it`, async () => {
