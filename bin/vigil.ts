@@ -193,6 +193,15 @@ function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
+/**
+ * Start the roles, print the banner and run until SIGINT or SIGTERM, then stop in
+ * lifecycle order. The signal handlers are installed before start-up (and so before
+ * the banner a supervisor may wait for): a signal that arrives while the roles start
+ * stops them as soon as they are up, never by the signal's default action
+ * (regression: a SIGTERM sent right after the banner, before the handlers existed,
+ * killed the process without a shutdown). A second signal exits at once with 1.
+ * @returns the exit code, 0; a failed start-up throws instead.
+ */
 async function runUntilSignal(
   config: VigilConfig,
   log: Logger,
@@ -201,30 +210,33 @@ async function runUntilSignal(
 ): Promise<number> {
   const { startVigil } = await import('../platform/lifecycle.js');
   applyHeapGrowing(config.runtime.heapGrowingPercent);
+  let signalled: (() => void) | undefined;
+  const stopRequested = new Promise<void>((resolve) => { signalled = resolve; });
+  let count = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    count += 1;
+    if (count > 1) {
+      log.warn({ signal }, 'second signal: exiting without a clean shutdown');
+      process.exit(EXIT_FAILURE);
+    }
+    log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: stop intake, drain workers, flush, commit, close');
+    // Backstop: whatever hangs, the process is gone shortly after the bound.
+    setTimeout(() => {
+      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown exceeded its bound; exiting');
+      process.exit(EXIT_FAILURE);
+    }, config.shutdownTimeoutMs + 5_000).unref();
+    signalled?.();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const vigil: RunningVigil = await startVigil(config, log, { roles, ...opts });
-  printBanner(vigil, config);
-  await new Promise<void>((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (signalled) {
-        log.warn({ signal }, 'second signal: exiting without a clean shutdown');
-        process.exit(EXIT_FAILURE);
-      }
-      signalled = true;
-      log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: stop intake, drain workers, flush, commit, close');
-      // Backstop: whatever hangs, the process is gone shortly after the bound.
-      setTimeout(() => {
-        log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown exceeded its bound; exiting');
-        process.exit(EXIT_FAILURE);
-      }, config.shutdownTimeoutMs + 5_000).unref();
-      vigil.stop().then(resolve, (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        resolve();
-      });
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  if (count === 0) printBanner(vigil, config);
+  await stopRequested;
+  try {
+    await vigil.stop();
+  } catch (err) {
+    log.error({ err }, 'shutdown failed');
+  }
   return EXIT_OK;
 }
 

@@ -201,4 +201,36 @@ describe('issue 5 chaos: ClickHouse refusing inserts, broker paused and killed, 
       if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
     }
   }, 600_000);
+
+  it('item 7: a SIGTERM during start-up (regression: one sent before the handlers existed killed the process by its default action) stops it once up, exit 0', async () => {
+    await buildIfStale();
+    const prefix = uniqueName('early');
+    const proc = startVigilProcess(['start', '--no-demo'], {
+      KAFKA_BROKERS: broker.brokers.join(','),
+      VIGIL_KAFKA_TOPIC_SPANS: `${prefix}_spans`,
+      VIGIL_KAFKA_TOPIC_LOGS: `${prefix}_logs`,
+      VIGIL_WORKER_THREADS: '1',
+      VIGIL_INGEST_PORT: '0',
+      VIGIL_QUERY_PORT: '0',
+      VIGIL_API_KEY: E2E_KEY,
+      VIGIL_LOG_LEVEL: 'info',
+      VIGIL_DATA_DIR: tempDir('early'),
+      DATABASE_URL: await createTestDatabase(),
+      VIGIL_SHUTDOWN_TIMEOUT_MS: '30000',
+    });
+    try {
+      // The first start-up step that logs; the roles are not up yet.
+      await waitFor('start-up to reach Postgres', () => {
+        if (proc.child.exitCode !== null) throw new Error(`vigil start exited: ${proc.stderr().slice(-2000)}`);
+        return proc.stderr().includes('connected to postgres') ? true : undefined;
+      }, 240_000);
+      proc.child.kill('SIGTERM');
+      const { code, signal } = await proc.exited;
+      expect({ code, signal }).toEqual({ code: 0, signal: null });
+      expect(proc.stderr()).toContain('shutting down');
+      expect(proc.stdout()).not.toMatch(/Vigil is running/);
+    } finally {
+      if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    }
+  }, 600_000);
 });
