@@ -10,7 +10,9 @@
  *   1. decode + validate + envelope (no HTTP, no publisher): protobuf vs JSON, gzip vs identity
  *   2. full HTTP path: buildIngestApp + app.inject(), in-process publisher that only counts
  *   3. same, with the real Kafka publisher against a local broker (startLocalKafka), c=1 and c=16
- *   4. processors/worker.ts processBatch on the envelopes: single thread, Piscina pool (1 and 2 threads)
+ *   4. processors/worker.ts: processBatch on version 1 envelopes (JSON, the object path), and
+ *      processBatchEncoded on the protobuf requests as ingest forwards them (version 2: the
+ *      columnar reader and Native blocks, the path `vigil` runs); single thread, Piscina (1 and 2 threads)
  *
  * Speed is measured here, never asserted in tests.
  */
@@ -35,7 +37,7 @@ import { ensureTopics } from '../platform/kafka/topics.js';
 import { createLogger } from '../platform/logger.js';
 import { cacheDir } from '../platform/paths.js';
 import { createWorkerPool } from '../processors/pool.js';
-import { processBatch } from '../processors/worker.js';
+import { processBatch, processBatchEncoded, type WorkerItem } from '../processors/worker.js';
 
 // ------------------------------------------------------------------ settings
 
@@ -380,28 +382,45 @@ async function main(): Promise<void> {
   const check = processBatch(batch);
   if (check.spans.length !== batchSpans || check.rejected.length > 0) throw new Error(`processBatch: ${check.spans.length} rows, ${check.rejected.length} rejected`);
   out(`  rows per batch: ${check.spans.length} spans, ${check.metrics.length} minute aggregates`);
-  out('| mode | batches/s | spans/s |');
-  out('|---|---|---|');
   const c4: Record<string, unknown> = {};
-  {
-    const rates = await measure(() => processBatch(batch));
+  /**
+   * Time one processor path: inline on this thread, then through Piscina pools
+   * of 1 and 2 threads with 2 × threads batches in flight (so no thread waits
+   * on the main thread). Figures go to c4 under `${key}inline` / `${key}piscinaN`
+   * (key '' keeps the historical names inline / piscina1 / piscina2).
+   */
+  async function timeProcessors(key: string, inline: () => unknown, viaPool: (pool: ReturnType<typeof createWorkerPool>) => Promise<unknown>): Promise<void> {
+    out('| mode | batches/s | spans/s |');
+    out('|---|---|---|');
+    const name = (k: string): string => (key === '' ? k : key + k[0]!.toUpperCase() + k.slice(1));
+    const rates = await measure(inline);
     const s = { batchesPerSec: stat(rates), spansPerSec: stat(rates.map((x) => x * batchSpans)) };
-    c4['inline'] = s;
+    c4[name('inline')] = s;
     out(`| in-process, main thread | ${fmt(s.batchesPerSec, 1)} | ${fmt(s.spansPerSec)} |`);
-  }
-  for (const threads of [1, 2]) {
-    const pool = createWorkerPool({ threads, maxQueue: 64 });
-    try {
-      // Keep 2 × threads batches in flight so no thread waits on the main thread.
-      const inflight = threads * 2;
-      const rates = await measure(() => Promise.all(Array.from({ length: inflight }, () => pool.run(batch))));
-      const s = { batchesPerSec: stat(rates.map((x) => x * inflight)), spansPerSec: stat(rates.map((x) => x * inflight * batchSpans)) };
-      c4[`piscina${threads}`] = s;
-      out(`| Piscina, ${threads} thread${threads > 1 ? 's' : ''} (${inflight} batches in flight) | ${fmt(s.batchesPerSec, 1)} | ${fmt(s.spansPerSec)} |`);
-    } finally {
-      await pool.close();
+    for (const threads of [1, 2]) {
+      const pool = createWorkerPool({ threads, maxQueue: 64 });
+      try {
+        const inflight = threads * 2;
+        const r = await measure(() => Promise.all(Array.from({ length: inflight }, () => viaPool(pool))));
+        const t = { batchesPerSec: stat(r.map((x) => x * inflight)), spansPerSec: stat(r.map((x) => x * inflight * batchSpans)) };
+        c4[name(`piscina${threads}`)] = t;
+        out(`| Piscina, ${threads} thread${threads > 1 ? 's' : ''} (${inflight} batches in flight) | ${fmt(t.batchesPerSec, 1)} | ${fmt(t.spansPerSec)} |`);
+      } finally {
+        await pool.close();
+      }
     }
   }
+  await timeProcessors('', () => processBatch(batch), (pool) => pool.run(batch));
+  // Version 2 messages: the protobuf request as received, decoded by the worker (processBatchEncoded).
+  out(`\n  processBatchEncoded on the forwarded protobuf requests (version 2 messages; batch = ${REQUESTS_PER_BATCH} requests = ${batchSpans} spans)`);
+  const items: WorkerItem[] = Array.from({ length: REQUESTS_PER_BATCH }, (_, i) => ({
+    offset: String(i),
+    raw: bodies.protobuf.bytes,
+    meta: { tenant: TENANT, format: 'otlp-proto' as const, kind: 'spans' as const, receivedAtMs: Date.now() },
+  }));
+  const encoded = processBatchEncoded(items);
+  if (encoded.counts.spans !== batchSpans || encoded.rejected.length > 0) throw new Error(`processBatchEncoded: ${encoded.counts.spans} rows, ${encoded.rejected.length} rejected`);
+  await timeProcessors('encoded', () => processBatchEncoded(items), (pool) => pool.runEncoded(items));
   results['processors'] = c4;
 
   // ---- ratios
