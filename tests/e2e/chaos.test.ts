@@ -19,7 +19,7 @@ import { startLocalKafka, type LocalKafka } from '../../platform/kafka/local-bro
 import { defaultCacheDir } from '../../platform/kafka/maven.js';
 import type { RunningVigil } from '../../platform/lifecycle.js';
 import { createLogger } from '../../platform/logger.js';
-import { buildIfStale, startVigilProcess, waitFor } from '../cli/support.js';
+import { buildIfStale, startVigilProcess, waitFor, type Running } from '../cli/support.js';
 import { createTestDatabase, tempDir, uniqueName } from '../support/harness.js';
 import { E2E_KEY, eventually, startTestVigil } from './support.js';
 import { TraceLoad } from './load.js';
@@ -166,21 +166,7 @@ describe('issue 5 chaos: ClickHouse refusing inserts, broker paused and killed, 
   }, 600_000);
 
   it('item 7: SIGTERM finishes within VIGIL_SHUTDOWN_TIMEOUT_MS while the broker does not answer', async () => {
-    await buildIfStale();
-    const prefix = uniqueName('term');
-    const proc = startVigilProcess(['start', '--no-demo'], {
-      KAFKA_BROKERS: broker.brokers.join(','),
-      VIGIL_KAFKA_TOPIC_SPANS: `${prefix}_spans`,
-      VIGIL_KAFKA_TOPIC_LOGS: `${prefix}_logs`,
-      VIGIL_WORKER_THREADS: '1',
-      VIGIL_INGEST_PORT: '0',
-      VIGIL_QUERY_PORT: '0',
-      VIGIL_API_KEY: E2E_KEY,
-      VIGIL_LOG_LEVEL: 'info',
-      VIGIL_DATA_DIR: tempDir('term'),
-      DATABASE_URL: await createTestDatabase(),
-      VIGIL_SHUTDOWN_TIMEOUT_MS: '8000',
-    });
+    const proc = await startOnThisBroker('term', 8_000);
     try {
       await waitFor('the banner', () => {
         if (proc.child.exitCode !== null) throw new Error(`vigil start exited: ${proc.stderr().slice(-2000)}`);
@@ -203,21 +189,7 @@ describe('issue 5 chaos: ClickHouse refusing inserts, broker paused and killed, 
   }, 600_000);
 
   it('item 7: a SIGTERM during start-up (regression: one sent before the handlers existed killed the process by its default action) stops it once up, exit 0', async () => {
-    await buildIfStale();
-    const prefix = uniqueName('early');
-    const proc = startVigilProcess(['start', '--no-demo'], {
-      KAFKA_BROKERS: broker.brokers.join(','),
-      VIGIL_KAFKA_TOPIC_SPANS: `${prefix}_spans`,
-      VIGIL_KAFKA_TOPIC_LOGS: `${prefix}_logs`,
-      VIGIL_WORKER_THREADS: '1',
-      VIGIL_INGEST_PORT: '0',
-      VIGIL_QUERY_PORT: '0',
-      VIGIL_API_KEY: E2E_KEY,
-      VIGIL_LOG_LEVEL: 'info',
-      VIGIL_DATA_DIR: tempDir('early'),
-      DATABASE_URL: await createTestDatabase(),
-      VIGIL_SHUTDOWN_TIMEOUT_MS: '30000',
-    });
+    const proc = await startOnThisBroker('early', 30_000);
     try {
       // The first start-up step that logs; the roles are not up yet.
       await waitFor('start-up to reach Postgres', () => {
@@ -234,3 +206,22 @@ describe('issue 5 chaos: ClickHouse refusing inserts, broker paused and killed, 
     }
   }, 600_000);
 });
+
+/** `vigil start --no-demo` on this file's broker, with its own topics, data directory and database. */
+async function startOnThisBroker(name: string, shutdownTimeoutMs: number): Promise<Running> {
+  await buildIfStale();
+  const prefix = uniqueName(name);
+  return startVigilProcess(['start', '--no-demo'], {
+    KAFKA_BROKERS: broker.brokers.join(','),
+    VIGIL_KAFKA_TOPIC_SPANS: `${prefix}_spans`,
+    VIGIL_KAFKA_TOPIC_LOGS: `${prefix}_logs`,
+    VIGIL_WORKER_THREADS: '1',
+    VIGIL_INGEST_PORT: '0',
+    VIGIL_QUERY_PORT: '0',
+    VIGIL_API_KEY: E2E_KEY,
+    VIGIL_LOG_LEVEL: 'info',
+    VIGIL_DATA_DIR: tempDir(name),
+    DATABASE_URL: await createTestDatabase(),
+    VIGIL_SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+  });
+}
