@@ -130,9 +130,9 @@ describe('issue 5 chaos: ClickHouse refusing inserts, broker paused and killed, 
     const envelope = (id: string): Envelope => ({ v: 1, kind: 'spans', format: 'native', tenant: 'once', receivedAt: Date.now(), records: [{ id }] } as unknown as Envelope);
     try {
       await eventually('a first publish acknowledged', async () => publisher.publish('spans', [envelope('warm-up')]).then(() => true, () => undefined), 120_000);
-      process.kill(broker.pid, 'SIGSTOP');
       let outcome: unknown;
       try {
+        await pauseBroker();
         outcome = await publisher.publish('spans', [envelope('paused')]).then(() => 'acknowledged', (err: unknown) => err);
       } finally {
         process.kill(broker.pid, 'SIGCONT');
@@ -224,4 +224,20 @@ async function startOnThisBroker(name: string, shutdownTimeoutMs: number): Promi
     DATABASE_URL: await createTestDatabase(),
     VIGIL_SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
   });
+}
+
+/**
+ * SIGSTOP this file's broker and wait until every JVM thread has stopped
+ * (`/proc/<pid>/stat` state T): the signal is delivered to a multi-threaded
+ * process asynchronously, so a request sent right after `kill()` could still
+ * be answered (suspected cause of one "not re-sent" failure that saw the
+ * paused publish acknowledged).
+ */
+async function pauseBroker(): Promise<void> {
+  const pid = broker.pid;
+  process.kill(pid, 'SIGSTOP');
+  await waitFor('the broker JVM to be stopped (state T)', () => {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T') ? true : undefined;
+  }, 30_000);
 }
